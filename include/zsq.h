@@ -1,0 +1,109 @@
+/* zsq.h — the public C API of zsq: zero-shot quantization and integer inference for CNNs. */
+#ifndef ZSQ_H
+#define ZSQ_H
+
+#include <stddef.h>
+#include <stdint.h>
+
+#ifdef __cplusplus
+extern "C" {
+#endif
+
+#define ZSQ_VERSION_MAJOR 0
+#define ZSQ_VERSION_MINOR 1
+#define ZSQ_VERSION_PATCH 0
+#define ZSQ_VERSION_STRING "0.1.0"
+
+/* Every call returns one of these. Messages live on the handle (zsq_*_last_error). */
+typedef enum zsq_status {
+  ZSQ_OK = 0,
+  ZSQ_ERR_INVALID_ARG = 1, /* the caller passed something impossible (NULL, bad size, bad flag) */
+  ZSQ_ERR_IO = 2,          /* a file could not be opened or read */
+  ZSQ_ERR_FORMAT = 3,      /* a file is malformed, truncated or inconsistent */
+  ZSQ_ERR_UNSUPPORTED = 4, /* well-formed input that zsq does not implement (operator, dtype) */
+  ZSQ_ERR_NOMEM = 5,
+  ZSQ_ERR_INTERNAL = 6,
+} zsq_status;
+
+const char *zsq_status_name(zsq_status s);
+const char *zsq_version(void);
+
+/* The best instruction set this CPU offers to zsq's kernels ("avx512vnni", "avx2", "neon-dot",
+ * "neon", "scalar") and a human-readable list of the CPU features zsq looks at. */
+const char *zsq_cpu_isa(void);
+const char *zsq_cpu_features(void);
+
+/* ---- Float models (ONNX import) ---------------------------------------------------------- */
+
+typedef struct zsq_model zsq_model;
+
+zsq_status zsq_model_create(zsq_model **out);
+void zsq_model_destroy(zsq_model *m);
+/* Message of the last failed call on this handle ("" if none). */
+const char *zsq_model_last_error(const zsq_model *m);
+
+/* Import an ONNX file (or an in-memory ONNX buffer). The float graph keeps BatchNormalization. */
+zsq_status zsq_model_load_onnx(zsq_model *m, const char *path);
+zsq_status zsq_model_load_onnx_buffer(zsq_model *m, const void *data, size_t size);
+
+/* The model's single image input: logical NCHW dims (dims[0] is the batch, -1 if dynamic). */
+zsq_status zsq_model_input_shape(const zsq_model *m, int64_t dims[4]);
+/* Number of output features per image of the model's first output (e.g. 10 classes). */
+int64_t zsq_model_output_size(const zsq_model *m);
+/* A metadata_props value of the ONNX file, or NULL when absent. */
+const char *zsq_model_metadata(const zsq_model *m, const char *key);
+
+typedef struct zsq_layer_info {
+  const char *name;     /* node name (or a generated one) */
+  const char *op;       /* ONNX operator type */
+  int out_rank;         /* rank of the first output */
+  int64_t out_dims[8];  /* logical (ONNX order) output dims for batch 1 */
+  int64_t params;       /* number of constant parameters the node reads */
+  int64_t macs;         /* multiply-accumulates per image */
+  int is_batchnorm;
+} zsq_layer_info;
+
+size_t zsq_model_layer_count(const zsq_model *m);
+zsq_status zsq_model_layer(const zsq_model *m, size_t i, zsq_layer_info *info);
+
+/* ---- Float inference ------------------------------------------------------------------- */
+
+typedef struct zsq_session zsq_session;
+
+typedef struct zsq_session_options {
+  int64_t batch;       /* images per run (>= 1) */
+  void *threadpool;    /* a caller-owned pthreadpool_t, or NULL */
+  int threads;         /* with threadpool NULL: > 1 makes the session own a pool of this size */
+  int fold_batchnorm;  /* 1: fold BN into conv and fuse activations (inference); 0: keep the graph */
+} zsq_session_options;
+
+/* Create an inference session of the model for a fixed batch size. The model must outlive it. */
+zsq_status zsq_session_create(zsq_model *m, const zsq_session_options *opt, zsq_session **out);
+void zsq_session_destroy(zsq_session *s);
+const char *zsq_session_last_error(const zsq_session *s);
+/* input: batch images, NCHW float32 (already normalised); output: batch × output_size floats. */
+zsq_status zsq_session_run(zsq_session *s, const float *input, float *output);
+
+/* ---- Datasets ------------------------------------------------------------------------- */
+
+typedef struct zsq_dataset zsq_dataset;
+
+typedef enum zsq_split { ZSQ_SPLIT_TRAIN = 0, ZSQ_SPLIT_TEST = 1 } zsq_split;
+
+zsq_status zsq_dataset_create(zsq_dataset **out);
+void zsq_dataset_destroy(zsq_dataset *d);
+const char *zsq_dataset_last_error(const zsq_dataset *d);
+/* Load an MNIST-style IDX pair (images + labels, gzip or raw) from dir: for Fashion-MNIST,
+ * dir is /usr/share/datasets/fashion-mnist. */
+zsq_status zsq_dataset_load_idx(zsq_dataset *d, const char *dir, zsq_split split);
+size_t zsq_dataset_count(const zsq_dataset *d);
+/* Image geometry: channels, height, width. */
+void zsq_dataset_geometry(const zsq_dataset *d, int *c, int *h, int *w);
+const uint8_t *zsq_dataset_image(const zsq_dataset *d, size_t i); /* c*h*w bytes, CHW */
+int zsq_dataset_label(const zsq_dataset *d, size_t i);
+
+#ifdef __cplusplus
+}
+#endif
+
+#endif /* ZSQ_H */

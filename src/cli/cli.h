@@ -1,0 +1,50 @@
+/* cli.h — shared pieces of the zsq program: exit codes, option parsing helpers, progress, JSON. */
+#ifndef ZSQ_CLI_CLI_H
+#define ZSQ_CLI_CLI_H
+
+#include <stdint.h>
+#include <stdio.h>
+
+#include "zsq.h"
+
+enum {
+  ZSQ_EXIT_OK = 0,
+  ZSQ_EXIT_USAGE = 2,    /* bad flags or arguments */
+  ZSQ_EXIT_INPUT = 3,    /* bad or unsupported input: model, dataset, file */
+  ZSQ_EXIT_INTERNAL = 4, /* out of memory or a bug */
+};
+
+/* Maps a library status to an exit code. */
+int zsq_cli_exit_for(zsq_status s);
+
+/* Parses a whole decimal integer in [lo, hi]; prints a usage error naming flag otherwise. */
+int zsq_cli_parse_int(const char *flag, const char *s, int64_t lo, int64_t hi, int64_t *out);
+/* Parses a comma-separated list of floats (at most max values); returns the count or -1. */
+int zsq_cli_parse_floats(const char *s, float *out, int max);
+
+/* Matches argv[*i] against "--name VALUE" or "--name=VALUE"; sets *val (NULL when the value is
+ * missing) and advances *i past a separate value. Returns 1 on a match. */
+int zsq_cli_flag(int argc, char **argv, int *i, const char *name, const char **val);
+
+/* Prints "zsq: error: ..." to stderr. */
+void zsq_cli_error(const char *fmt, ...) __attribute__((format(printf, 1, 2)));
+
+/* Progress on stderr: a bar on a TTY, a plain line every ~10 % otherwise. */
+typedef struct zsq_progress {
+  const char *label;
+  int64_t total, last_shown;
+  int tty;
+  double start;
+} zsq_progress;
+void zsq_progress_begin(zsq_progress *p, const char *label, int64_t total);
+void zsq_progress_update(zsq_progress *p, int64_t done);
+void zsq_progress_end(zsq_progress *p);
+
+double zsq_cli_now(void);
+/* Writes s as a JSON string literal. */
+void zsq_json_string(FILE *f, const char *s);
+
+int zsq_cmd_inspect(int argc, char **argv);
+int zsq_cmd_eval(int argc, char **argv);
+
+#endif

@@ -1,0 +1,45 @@
+/* main.c — the zsq program: global flags and subcommand dispatch. */
+#include <stdio.h>
+#include <string.h>
+
+#include "cli/cli.h"
+
+static const char kUsage[] =
+    "usage: zsq <command> [options]\n"
+    "\n"
+    "zsq quantizes CNNs without their training data and runs them on CPUs.\n"
+    "\n"
+    "commands:\n"
+    "  inspect MODEL     operators, shapes, parameters, MACs, BatchNorm layers, CPU ISA\n"
+    "  eval MODEL        top-1 accuracy on a dataset (Fashion-MNIST)\n"
+    "\n"
+    "Not implemented yet: synth, quantize, run, bench, report.\n"
+    "Run 'zsq <command> --help' for a command's options. Exit codes: 0 ok, 2 usage,\n"
+    "3 bad or unsupported input, 4 internal error.\n";
+
+int main(int argc, char **argv) {
+  if (argc < 2) {
+    fputs(kUsage, stderr);
+    return ZSQ_EXIT_USAGE;
+  }
+  const char *cmd = argv[1];
+  if (strcmp(cmd, "--help") == 0 || strcmp(cmd, "-h") == 0 || strcmp(cmd, "help") == 0) {
+    fputs(kUsage, stdout);
+    return ZSQ_EXIT_OK;
+  }
+  if (strcmp(cmd, "--version") == 0) {
+    printf("zsq %s\n", zsq_version());
+    return ZSQ_EXIT_OK;
+  }
+  if (strcmp(cmd, "inspect") == 0) return zsq_cmd_inspect(argc - 1, argv + 1);
+  if (strcmp(cmd, "eval") == 0) return zsq_cmd_eval(argc - 1, argv + 1);
+  static const char *const planned[] = {"synth", "quantize", "run", "bench", "report", NULL};
+  for (const char *const *p = planned; *p; p++) {
+    if (strcmp(cmd, *p) == 0) {
+      zsq_cli_error("'%s' is not implemented yet in this version of zsq", cmd);
+      return ZSQ_EXIT_USAGE;
+    }
+  }
+  zsq_cli_error("unknown command '%s' (see 'zsq --help')", cmd);
+  return ZSQ_EXIT_USAGE;
+}

@@ -1,0 +1,199 @@
+/* op_elementwise.c — Relu, Clip, Identity and the broadcasting Add/Mul (layout-aware strides). */
+#include <math.h>
+#include <stdlib.h>
+#include <string.h>
+
+#include "float/ops.h"
+
+void zsq_value_same_shape(zsq_value *out, const zsq_value *in) {
+  out->rank = in->rank;
+  memcpy(out->dims, in->dims, sizeof out->dims);
+}
+
+/* ---- unary ---------------------------------------------------------------------------- */
+
+typedef struct clamp_state {
+  float lo, hi;
+} clamp_state;
+
+static zsq_status unary_prepare(zsq_fnode *n, zsq_fplan *p, zsq_err *err) {
+  (void)p;
+  zsq_value_same_shape(n->out[0], n->in[0]);
+  clamp_state *s = calloc(1, sizeof *s);
+  if (s == NULL) return zsq_fail(err, ZSQ_ERR_NOMEM, "out of memory");
+  n->state = s;
+  const zsq_node *gn = n->node;
+  s->lo = -INFINITY;
+  s->hi = INFINITY;
+  if (gn->op == ZSQ_OP_RELU) {
+    s->lo = 0.0f;
+  } else if (gn->op == ZSQ_OP_CLIP) {
+    s->lo = gn->a.clip.min;
+    s->hi = gn->a.clip.max;
+    for (int k = 1; k < n->n_inputs && k < 3; k++) {
+      const zsq_value *b = n->in[k];
+      if (b == NULL) continue;
+      if (b->numel != 1 || b->dtype != ZSQ_F32) {
+        return zsq_fnode_fail(n, err, ZSQ_ERR_FORMAT, "the %s bound must be a float scalar", k == 1 ? "min" : "max");
+      }
+      float v = ((const float *)b->data)[0];
+      if (k == 1) s->lo = v;
+      else s->hi = v;
+    }
+  }
+  return ZSQ_OK;
+}
+
+static void clamp_forward(zsq_fnode *n, zsq_fplan *p) {
+  (void)p;
+  const clamp_state *s = n->state;
+  const float *x = n->in[0]->data;
+  float *y = n->out[0]->data;
+  const float lo = s->lo, hi = s->hi;
+  for (size_t i = 0; i < n->out[0]->numel; i++) {
+    /* ONNX Clip: min first, then max (so min > max yields max). NaN propagates. */
+    float v = x[i];
+    v = v < lo ? lo : v;
+    v = v > hi ? hi : v;
+    y[i] = v;
+  }
+}
+
+static void identity_forward(zsq_fnode *n, zsq_fplan *p) {
+  (void)p;
+  memcpy(n->out[0]->data, n->in[0]->data, n->out[0]->numel * sizeof(float));
+}
+
+static void release_state(zsq_fnode *n) {
+  free(n->state);
+  n->state = NULL;
+}
+
+const zsq_fop zsq_fop_relu = {unary_prepare, NULL, clamp_forward, release_state};
+const zsq_fop zsq_fop_clip = {unary_prepare, NULL, clamp_forward, release_state};
+const zsq_fop zsq_fop_identity = {unary_prepare, NULL, identity_forward, release_state};
+
+/* ---- binary with broadcasting ---------------------------------------------------------- */
+
+typedef struct binary_state {
+  int rank;               /* iteration rank (output rank) */
+  int64_t dims[ZSQ_MAX_RANK]; /* output dims in physical iteration order */
+  int64_t sa[ZSQ_MAX_RANK], sb[ZSQ_MAX_RANK]; /* input strides in that order (0 = broadcast) */
+  int same; /* both inputs have the output's shape and layout: one flat loop */
+  float lo, hi;
+} binary_state;
+
+/* Element strides per logical axis for v's physical layout. */
+static void logical_strides(const zsq_value *v, int64_t *st) {
+  if (zsq_value_is_nhwc(v)) {
+    int64_t c = v->dims[1], h = v->dims[2], w = v->dims[3];
+    st[0] = h * w * c;
+    st[1] = 1;
+    st[2] = w * c;
+    st[3] = c;
+    return;
+  }
+  int64_t s = 1;
+  for (int i = v->rank - 1; i >= 0; i--) {
+    st[i] = s;
+    s *= v->dims[i];
+  }
+}
+
+static zsq_status binary_prepare(zsq_fnode *n, zsq_fplan *p, zsq_err *err) {
+  (void)p;
+  const zsq_value *a = n->in[0], *b = n->in[1];
+  zsq_value *y = n->out[0];
+  int r = a->rank > b->rank ? a->rank : b->rank;
+  y->rank = r;
+  for (int i = 0; i < r; i++) {
+    int ia = i - (r - a->rank), ib = i - (r - b->rank);
+    int64_t da = ia >= 0 ? a->dims[ia] : 1, db = ib >= 0 ? b->dims[ib] : 1;
+    if (da != db && da != 1 && db != 1) {
+      return zsq_fnode_fail(n, err, ZSQ_ERR_FORMAT, "shapes cannot broadcast (dim %d: %lld vs %lld)", i,
+                            (long long)da, (long long)db);
+    }
+    y->dims[i] = da == 1 ? db : da;
+  }
+  binary_state *s = calloc(1, sizeof *s);
+  if (s == NULL) return zsq_fail(err, ZSQ_ERR_NOMEM, "out of memory");
+  n->state = s;
+  s->lo = n->node->act_min;
+  s->hi = n->node->act_max;
+  int64_t la[ZSQ_MAX_RANK] = {0}, lb[ZSQ_MAX_RANK] = {0}, sta[ZSQ_MAX_RANK], stb[ZSQ_MAX_RANK];
+  logical_strides(a, sta);
+  logical_strides(b, stb);
+  for (int i = 0; i < r; i++) {
+    int ia = i - (r - a->rank), ib = i - (r - b->rank);
+    la[i] = (ia >= 0 && a->dims[ia] != 1) ? sta[ia] : 0;
+    lb[i] = (ib >= 0 && b->dims[ib] != 1) ? stb[ib] : 0;
+  }
+  static const int nhwc_perm[4] = {0, 2, 3, 1};
+  int y_nhwc = r == 4;
+  s->rank = r;
+  for (int k = 0; k < r; k++) {
+    int ax = y_nhwc ? nhwc_perm[k] : k;
+    s->dims[k] = y->dims[ax];
+    s->sa[k] = la[ax];
+    s->sb[k] = lb[ax];
+  }
+  s->same = a->rank == r && b->rank == r && memcmp(a->dims, y->dims, (size_t)r * 8) == 0 &&
+            memcmp(b->dims, y->dims, (size_t)r * 8) == 0;
+  return ZSQ_OK;
+}
+
+static inline float apply(int is_mul, float x, float z) { return is_mul ? x * z : x + z; }
+
+static void binary_run(zsq_fnode *n, int is_mul) {
+  const binary_state *s = n->state;
+  const float *a = n->in[0]->data, *b = n->in[1]->data;
+  float *y = n->out[0]->data;
+  const float lo = s->lo, hi = s->hi;
+  if (s->same) {
+    for (size_t i = 0; i < n->out[0]->numel; i++) {
+      float v = apply(is_mul, a[i], b[i]);
+      v = v < lo ? lo : v;
+      y[i] = v > hi ? hi : v;
+    }
+    return;
+  }
+  if (n->out[0]->numel == 0) return;
+  int r = s->rank;
+  if (r == 0) {
+    y[0] = fminf(fmaxf(apply(is_mul, a[0], b[0]), lo), hi);
+    return;
+  }
+  int64_t idx[ZSQ_MAX_RANK] = {0};
+  int64_t inner = s->dims[r - 1], ia = s->sa[r - 1], ib = s->sb[r - 1];
+  size_t oa = 0, ob = 0, oy = 0;
+  for (;;) {
+    for (int64_t i = 0; i < inner; i++) {
+      float v = apply(is_mul, a[oa + i * ia], b[ob + i * ib]);
+      v = v < lo ? lo : v;
+      y[oy++] = v > hi ? hi : v;
+    }
+    int k = r - 2;
+    for (; k >= 0; k--) {
+      oa += s->sa[k];
+      ob += s->sb[k];
+      if (++idx[k] < s->dims[k]) break;
+      oa -= s->sa[k] * s->dims[k];
+      ob -= s->sb[k] * s->dims[k];
+      idx[k] = 0;
+    }
+    if (k < 0) return;
+  }
+}
+
+static void add_forward(zsq_fnode *n, zsq_fplan *p) {
+  (void)p;
+  binary_run(n, 0);
+}
+
+static void mul_forward(zsq_fnode *n, zsq_fplan *p) {
+  (void)p;
+  binary_run(n, 1);
+}
+
+const zsq_fop zsq_fop_add = {binary_prepare, NULL, add_forward, release_state};
+const zsq_fop zsq_fop_mul = {binary_prepare, NULL, mul_forward, release_state};

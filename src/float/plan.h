@@ -1,0 +1,79 @@
+/* plan.h — a float execution plan: concrete shapes, buffers and per-node state for one batch size.
+ *
+ * Layout contract: every rank-4 value is stored NHWC (logical dims stay in ONNX order N,C,H,W);
+ * values of any other rank are stored row-major in logical order. Graph inputs and outputs are
+ * exchanged in ONNX (NCHW) order and converted at the boundary. */
+#ifndef ZSQ_FLOAT_PLAN_H
+#define ZSQ_FLOAT_PLAN_H
+
+#include <pthreadpool.h>
+#include <stddef.h>
+#include <stdint.h>
+
+#include "graph/graph.h"
+
+typedef struct zsq_value {
+  zsq_dtype dtype;
+  int rank;
+  int64_t dims[ZSQ_MAX_RANK]; /* logical (ONNX order) */
+  size_t numel;
+  void *data; /* physical layout per the contract above */
+  int is_const;
+} zsq_value;
+
+static inline int zsq_value_is_nhwc(const zsq_value *v) { return v->rank == 4; }
+static inline float *zsq_value_f32(const zsq_value *v) { return (float *)v->data; }
+
+typedef struct zsq_fnode zsq_fnode;
+typedef struct zsq_fplan zsq_fplan;
+
+/* Operator implementation. prepare: check inputs, set output shapes, build state (weights are
+ * constants by then). setup: bind buffer pointers (after allocation). forward: compute. */
+typedef struct zsq_fop {
+  zsq_status (*prepare)(zsq_fnode *n, zsq_fplan *p, zsq_err *err);
+  zsq_status (*setup)(zsq_fnode *n, zsq_fplan *p, zsq_err *err);
+  void (*forward)(zsq_fnode *n, zsq_fplan *p);
+  void (*release)(zsq_fnode *n);
+} zsq_fop;
+
+struct zsq_fnode {
+  const zsq_node *node;
+  const zsq_fop *op;
+  int n_inputs;
+  zsq_value *in[ZSQ_MAX_INPUTS]; /* NULL for an omitted optional input */
+  zsq_value *out[2];
+  void *state;
+};
+
+struct zsq_fplan {
+  const zsq_graph *graph;
+  int64_t batch;
+  pthreadpool_t threadpool;
+  zsq_value *values; /* one per graph tensor */
+  zsq_fnode *nodes;
+  size_t n_nodes;
+};
+
+/* Plans g (which must outlive the plan); `batch` replaces a dynamic first dim of the inputs. */
+zsq_status zsq_fplan_create(const zsq_graph *g, int64_t batch, pthreadpool_t tp, zsq_fplan **out,
+                            zsq_err *err);
+void zsq_fplan_destroy(zsq_fplan *p);
+/* inputs[i] / outputs[i] follow g->inputs / g->outputs, in ONNX (NCHW) order; a NULL output
+ * slot is skipped. */
+void zsq_fplan_run(zsq_fplan *p, const void *const *inputs, void *const *outputs);
+
+/* The value of graph tensor t. */
+static inline zsq_value *zsq_fplan_value(zsq_fplan *p, int t) { return &p->values[t]; }
+
+/* Layout helpers: copy between a value's physical layout and logical row-major order. */
+void zsq_value_to_logical(const zsq_value *v, float *dst);
+void zsq_value_from_logical(zsq_value *v, const float *src);
+
+/* Error helper naming the node. */
+zsq_status zsq_fnode_fail(const zsq_fnode *n, zsq_err *err, zsq_status st, const char *fmt, ...)
+    __attribute__((format(printf, 4, 5)));
+
+/* The op table, indexed by zsq_op. */
+const zsq_fop *zsq_fop_for(zsq_op op);
+
+#endif
