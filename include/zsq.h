@@ -54,12 +54,12 @@ int64_t zsq_model_output_size(const zsq_model *m);
 const char *zsq_model_metadata(const zsq_model *m, const char *key);
 
 typedef struct zsq_layer_info {
-  const char *name;     /* node name (or a generated one) */
-  const char *op;       /* ONNX operator type */
-  int out_rank;         /* rank of the first output */
-  int64_t out_dims[8];  /* logical (ONNX order) output dims for batch 1 */
-  int64_t params;       /* number of constant parameters the node reads */
-  int64_t macs;         /* multiply-accumulates per image */
+  const char *name;    /* node name (or a generated one) */
+  const char *op;      /* ONNX operator type */
+  int out_rank;        /* rank of the first output */
+  int64_t out_dims[8]; /* logical (ONNX order) output dims for batch 1 */
+  int64_t params;      /* number of constant parameters the node reads */
+  int64_t macs;        /* multiply-accumulates per image */
   int is_batchnorm;
 } zsq_layer_info;
 
@@ -71,10 +71,10 @@ zsq_status zsq_model_layer(const zsq_model *m, size_t i, zsq_layer_info *info);
 typedef struct zsq_session zsq_session;
 
 typedef struct zsq_session_options {
-  int64_t batch;       /* images per run (>= 1) */
-  void *threadpool;    /* a caller-owned pthreadpool_t, or NULL */
-  int threads;         /* with threadpool NULL: > 1 makes the session own a pool of this size */
-  int fold_batchnorm;  /* 1: fold BN into conv and fuse activations (inference); 0: keep the graph */
+  int64_t batch;      /* images per run (>= 1) */
+  void *threadpool;   /* a caller-owned pthreadpool_t, or NULL */
+  int threads;        /* with threadpool NULL: > 1 makes the session own a pool of this size */
+  int fold_batchnorm; /* 1: fold BN into conv and fuse activations (inference); 0: keep the graph */
 } zsq_session_options;
 
 /* Create an inference session of the model for a fixed batch size. The model must outlive it. */

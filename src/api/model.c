@@ -21,7 +21,9 @@ void zsq_model_destroy(zsq_model *m) {
   free(m);
 }
 
-const char *zsq_model_last_error(const zsq_model *m) { return m ? m->err.msg : "no model"; }
+const char *zsq_model_last_error(const zsq_model *m) {
+  return m ? m->err.msg : "no model";
+}
 
 /* Shapes and MACs per node for batch 1, from a throw-away plan. */
 static zsq_status describe_layers(zsq_model *m) {
@@ -117,10 +119,13 @@ const char *zsq_model_metadata(const zsq_model *m, const char *key) {
   return zsq_graph_meta(m->graph, key);
 }
 
-size_t zsq_model_layer_count(const zsq_model *m) { return (m && m->graph) ? m->graph->n_nodes : 0; }
+size_t zsq_model_layer_count(const zsq_model *m) {
+  return (m && m->graph) ? m->graph->n_nodes : 0;
+}
 
 zsq_status zsq_model_layer(const zsq_model *m, size_t i, zsq_layer_info *info) {
-  if (m == NULL || m->graph == NULL || info == NULL || i >= m->graph->n_nodes) return ZSQ_ERR_INVALID_ARG;
+  if (m == NULL || m->graph == NULL || info == NULL || i >= m->graph->n_nodes)
+    return ZSQ_ERR_INVALID_ARG;
   *info = m->layers[i];
   return ZSQ_OK;
 }

@@ -19,7 +19,8 @@ zsq_status zsq_session_create(zsq_model *m, const zsq_session_options *opt, zsq_
   zsq_err_clear(&m->err);
   if (m->graph == NULL) return zsq_fail(&m->err, ZSQ_ERR_INVALID_ARG, "no model loaded");
   if (m->graph->n_inputs != 1) {
-    return zsq_fail(&m->err, ZSQ_ERR_UNSUPPORTED, "sessions need a model with exactly one input (it has %zu)",
+    return zsq_fail(&m->err, ZSQ_ERR_UNSUPPORTED,
+                    "sessions need a model with exactly one input (it has %zu)",
                     m->graph->n_inputs);
   }
   zsq_session *s = calloc(1, sizeof *s);
@@ -37,7 +38,8 @@ zsq_status zsq_session_create(zsq_model *m, const zsq_session_options *opt, zsq_
   pthreadpool_t pool = (pthreadpool_t)opt->threadpool;
   if (st == ZSQ_OK && pool == NULL && opt->threads > 1) {
     s->own_pool = pthreadpool_create((size_t)opt->threads);
-    if (s->own_pool == NULL) st = zsq_fail(&m->err, ZSQ_ERR_NOMEM, "cannot create %d threads", opt->threads);
+    if (s->own_pool == NULL)
+      st = zsq_fail(&m->err, ZSQ_ERR_NOMEM, "cannot create %d threads", opt->threads);
     pool = s->own_pool;
   }
   if (st == ZSQ_OK) st = zsq_fplan_create(s->graph, opt->batch, pool, &s->plan, &m->err);
@@ -58,7 +60,9 @@ void zsq_session_destroy(zsq_session *s) {
   free(s);
 }
 
-const char *zsq_session_last_error(const zsq_session *s) { return s ? s->err.msg : "no session"; }
+const char *zsq_session_last_error(const zsq_session *s) {
+  return s ? s->err.msg : "no session";
+}
 
 zsq_status zsq_session_run(zsq_session *s, const float *input, float *output) {
   if (s == NULL || input == NULL || output == NULL) return ZSQ_ERR_INVALID_ARG;

@@ -10,12 +10,16 @@
 
 int zsq_cli_exit_for(zsq_status s) {
   switch (s) {
-    case ZSQ_OK: return ZSQ_EXIT_OK;
-    case ZSQ_ERR_INVALID_ARG: return ZSQ_EXIT_USAGE;
+    case ZSQ_OK:
+      return ZSQ_EXIT_OK;
+    case ZSQ_ERR_INVALID_ARG:
+      return ZSQ_EXIT_USAGE;
     case ZSQ_ERR_IO:
     case ZSQ_ERR_FORMAT:
-    case ZSQ_ERR_UNSUPPORTED: return ZSQ_EXIT_INPUT;
-    default: return ZSQ_EXIT_INTERNAL;
+    case ZSQ_ERR_UNSUPPORTED:
+      return ZSQ_EXIT_INPUT;
+    default:
+      return ZSQ_EXIT_INTERNAL;
   }
 }
 
@@ -37,7 +41,8 @@ int zsq_cli_parse_int(const char *flag, const char *s, int64_t lo, int64_t hi, i
   errno = 0;
   long long v = strtoll(s, &end, 10);
   if (errno != 0 || end == s || *end != '\0' || v < lo || v > hi) {
-    zsq_cli_error("%s expects an integer in [%lld, %lld], got '%s'", flag, (long long)lo, (long long)hi, s);
+    zsq_cli_error("%s expects an integer in [%lld, %lld], got '%s'", flag, (long long)lo,
+                  (long long)hi, s);
     return 0;
   }
   *out = v;
@@ -103,9 +108,12 @@ void zsq_json_string(FILE *f, const char *s) {
   fputc('"', f);
   for (; s && *s; s++) {
     unsigned char c = (unsigned char)*s;
-    if (c == '"' || c == '\\') fprintf(f, "\\%c", c);
-    else if (c < 0x20) fprintf(f, "\\u%04x", c);
-    else fputc(c, f);
+    if (c == '"' || c == '\\')
+      fprintf(f, "\\%c", c);
+    else if (c < 0x20)
+      fprintf(f, "\\u%04x", c);
+    else
+      fputc(c, f);
   }
   fputc('"', f);
 }

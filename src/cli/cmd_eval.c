@@ -106,13 +106,15 @@ static int parse_args(int argc, char **argv, eval_opts *o) {
 }
 
 /* Resolves the normalisation from flags, then metadata; returns an exit code. */
-static int resolve_norm(const eval_opts *o, zsq_model *m, int channels, float *mean, float *std, float *scale) {
+static int resolve_norm(const eval_opts *o, zsq_model *m, int channels, float *mean, float *std,
+                        float *scale) {
   const char *ms = o->mean_s ? o->mean_s : zsq_model_metadata(m, "zsq.input_mean");
   const char *ss = o->std_s ? o->std_s : zsq_model_metadata(m, "zsq.input_std");
   if (ms == NULL || ss == NULL) {
-    zsq_cli_error("eval needs the input normalisation: %s has no zsq.input_mean/zsq.input_std metadata, "
-                  "so pass --mean M --std S (per channel, for pixels scaled to [0,1])",
-                  o->model);
+    zsq_cli_error(
+        "eval needs the input normalisation: %s has no zsq.input_mean/zsq.input_std metadata, "
+        "so pass --mean M --std S (per channel, for pixels scaled to [0,1])",
+        o->model);
     return ZSQ_EXIT_USAGE;
   }
   int nm = zsq_cli_parse_floats(ms, mean, MAX_CH), ns = zsq_cli_parse_floats(ss, std, MAX_CH);
@@ -120,8 +122,10 @@ static int resolve_norm(const eval_opts *o, zsq_model *m, int channels, float *m
     zsq_cli_error("cannot read the normalisation mean '%s' / std '%s'", ms, ss);
     return o->mean_s ? ZSQ_EXIT_USAGE : ZSQ_EXIT_INPUT;
   }
-  if (nm == 1) for (int c = 1; c < channels; c++) mean[c] = mean[0];
-  if (ns == 1) for (int c = 1; c < channels; c++) std[c] = std[0];
+  if (nm == 1)
+    for (int c = 1; c < channels; c++) mean[c] = mean[0];
+  if (ns == 1)
+    for (int c = 1; c < channels; c++) std[c] = std[0];
   if ((nm != 1 && nm != channels) || (ns != 1 && ns != channels)) {
     zsq_cli_error("the normalisation has %d means and %d stds for %d channels", nm, ns, channels);
     return ZSQ_EXIT_USAGE;
@@ -158,8 +162,8 @@ static int run_eval(const eval_opts *o, zsq_model *m, zsq_dataset *d) {
     return ZSQ_EXIT_INPUT;
   }
   if (in[1] != c || in[2] != h || in[3] != w) {
-    zsq_cli_error("%s expects %lldx%lldx%lld images; the dataset has %dx%dx%d", o->model, (long long)in[1],
-                  (long long)in[2], (long long)in[3], c, h, w);
+    zsq_cli_error("%s expects %lldx%lldx%lld images; the dataset has %dx%dx%d", o->model,
+                  (long long)in[1], (long long)in[2], (long long)in[3], c, h, w);
     return ZSQ_EXIT_INPUT;
   }
   float mean[MAX_CH], std[MAX_CH], scale;
@@ -202,7 +206,8 @@ static int run_eval(const eval_opts *o, zsq_model *m, zsq_dataset *d) {
       }
     }
     zsq_session_run(s, x, y);
-    for (int64_t b = 0; b < nb; b++) correct += argmax(y + b * classes, classes) == zsq_dataset_label(d, (size_t)(start + b));
+    for (int64_t b = 0; b < nb; b++)
+      correct += argmax(y + b * classes, classes) == zsq_dataset_label(d, (size_t)(start + b));
     zsq_progress_update(&prog, start + nb);
   }
   double secs = zsq_cli_now() - t0;
@@ -211,14 +216,15 @@ static int run_eval(const eval_opts *o, zsq_model *m, zsq_dataset *d) {
   if (strcmp(o->format, "json") == 0) {
     printf("{\"model\": ");
     zsq_json_string(stdout, o->model);
-    printf(", \"dataset\": \"fashion-mnist\", \"split\": \"%s\", \"images\": %lld, \"correct\": %lld, "
-           "\"accuracy\": %.2f, \"seconds\": %.3f, \"images_per_s\": %.1f}\n",
-           o->split == ZSQ_SPLIT_TEST ? "test" : "train", (long long)count, (long long)correct, acc, secs,
-           (double)count / secs);
+    printf(
+        ", \"dataset\": \"fashion-mnist\", \"split\": \"%s\", \"images\": %lld, \"correct\": %lld, "
+        "\"accuracy\": %.2f, \"seconds\": %.3f, \"images_per_s\": %.1f}\n",
+        o->split == ZSQ_SPLIT_TEST ? "test" : "train", (long long)count, (long long)correct, acc,
+        secs, (double)count / secs);
   } else {
-    printf("%s: top-1 %.2f %% (%lld/%lld) on fashion-mnist %s, %.2f s (%.0f images/s)\n", o->model, acc,
-           (long long)correct, (long long)count, o->split == ZSQ_SPLIT_TEST ? "test" : "train", secs,
-           (double)count / secs);
+    printf("%s: top-1 %.2f %% (%lld/%lld) on fashion-mnist %s, %.2f s (%.0f images/s)\n", o->model,
+           acc, (long long)correct, (long long)count, o->split == ZSQ_SPLIT_TEST ? "test" : "train",
+           secs, (double)count / secs);
   }
   free(x);
   free(y);
@@ -244,7 +250,8 @@ int zsq_cmd_eval(int argc, char **argv) {
     zsq_cli_error("%s: %s", o.model, zsq_model_last_error(m));
     rc = zsq_cli_exit_for(st);
   } else if ((st = zsq_dataset_load_idx(d, o.dir, o.split)) != ZSQ_OK) {
-    zsq_cli_error("fashion-mnist: %s (install dataset-fashion-mnist or pass --data-dir)", zsq_dataset_last_error(d));
+    zsq_cli_error("fashion-mnist: %s (install dataset-fashion-mnist or pass --data-dir)",
+                  zsq_dataset_last_error(d));
     rc = zsq_cli_exit_for(st);
   } else {
     rc = run_eval(&o, m, d);

@@ -25,7 +25,8 @@ static void print_text(const char *path, zsq_model *m) {
   int64_t in[4];
   printf("model: %s\n", path);
   if (zsq_model_input_shape(m, in) == ZSQ_OK) {
-    printf("input: N x %lld x %lld x %lld (NCHW)\n", (long long)in[1], (long long)in[2], (long long)in[3]);
+    printf("input: N x %lld x %lld x %lld (NCHW)\n", (long long)in[1], (long long)in[2],
+           (long long)in[3]);
   }
   printf("output features: %lld\n\n", (long long)zsq_model_output_size(m));
   printf("%-4s %-28s %-20s %-16s %10s %12s\n", "#", "name", "op", "output", "params", "MACs");
@@ -36,14 +37,14 @@ static void print_text(const char *path, zsq_model *m) {
     zsq_model_layer(m, i, &li);
     char shape[96];
     shape_str(&li, shape, sizeof shape);
-    printf("%-4zu %-28.28s %-20s %-16s %10lld %12lld\n", i, li.name, li.op, shape, (long long)li.params,
-           (long long)li.macs);
+    printf("%-4zu %-28.28s %-20s %-16s %10lld %12lld\n", i, li.name, li.op, shape,
+           (long long)li.params, (long long)li.macs);
     params += li.params;
     macs += li.macs;
     bn += (size_t)li.is_batchnorm;
   }
-  printf("\ntotal: %zu layers, %lld parameters, %lld MACs per image (%.2f MMAC)\n", n, (long long)params,
-         (long long)macs, (double)macs / 1e6);
+  printf("\ntotal: %zu layers, %lld parameters, %lld MACs per image (%.2f MMAC)\n", n,
+         (long long)params, (long long)macs, (double)macs / 1e6);
   printf("BatchNorm layers (%zu):", bn);
   for (size_t i = 0; i < n; i++) {
     zsq_layer_info li;
@@ -72,9 +73,10 @@ static void print_json(const char *path, zsq_model *m) {
     printf(", \"op\": ");
     zsq_json_string(stdout, li.op);
     printf(", \"output\": [");
-    for (int d = 0; d < li.out_rank; d++) printf("%s%lld", d ? ", " : "", (long long)li.out_dims[d]);
-    printf("], \"params\": %lld, \"macs\": %lld, \"batchnorm\": %s}", (long long)li.params, (long long)li.macs,
-           li.is_batchnorm ? "true" : "false");
+    for (int d = 0; d < li.out_rank; d++)
+      printf("%s%lld", d ? ", " : "", (long long)li.out_dims[d]);
+    printf("], \"params\": %lld, \"macs\": %lld, \"batchnorm\": %s}", (long long)li.params,
+           (long long)li.macs, li.is_batchnorm ? "true" : "false");
     params += li.params;
     macs += li.macs;
   }
@@ -119,8 +121,10 @@ int zsq_cmd_inspect(int argc, char **argv) {
     zsq_model_destroy(m);
     return zsq_cli_exit_for(st);
   }
-  if (strcmp(format, "json") == 0) print_json(path, m);
-  else print_text(path, m);
+  if (strcmp(format, "json") == 0)
+    print_json(path, m);
+  else
+    print_text(path, m);
   zsq_model_destroy(m);
   return ZSQ_EXIT_OK;
 }

@@ -16,7 +16,9 @@ void *zsq_aligned_calloc(size_t bytes) {
   return p;
 }
 
-void zsq_aligned_free(void *p) { free(p); }
+void zsq_aligned_free(void *p) {
+  free(p);
+}
 
 int zsq_mul_overflow_i64(int64_t a, int64_t b, int64_t *out) {
   if (a < 0 || b < 0) return 0;

@@ -19,10 +19,14 @@ static void detect(void) {
   struct {
     const char *name;
     int has;
-  } list[] = {{"sse4.1", cpuinfo_has_x86_sse4_1()},       {"avx", cpuinfo_has_x86_avx()},
-              {"avx2", cpuinfo_has_x86_avx2()},           {"fma3", cpuinfo_has_x86_fma3()},
-              {"avx512f", cpuinfo_has_x86_avx512f()},     {"avx512bw", cpuinfo_has_x86_avx512bw()},
-              {"avx512vl", cpuinfo_has_x86_avx512vl()},   {"avx512vnni", cpuinfo_has_x86_avx512vnni()},
+  } list[] = {{"sse4.1", cpuinfo_has_x86_sse4_1()},
+              {"avx", cpuinfo_has_x86_avx()},
+              {"avx2", cpuinfo_has_x86_avx2()},
+              {"fma3", cpuinfo_has_x86_fma3()},
+              {"avx512f", cpuinfo_has_x86_avx512f()},
+              {"avx512bw", cpuinfo_has_x86_avx512bw()},
+              {"avx512vl", cpuinfo_has_x86_avx512vl()},
+              {"avx512vnni", cpuinfo_has_x86_avx512vnni()},
               {"avx512vpopcntdq", cpuinfo_has_x86_avx512vpopcntdq()}};
   if (cpuinfo_has_x86_avx2() && cpuinfo_has_x86_fma3()) isa = "avx2";
   if (cpuinfo_has_x86_avx512f() && cpuinfo_has_x86_avx512bw() && cpuinfo_has_x86_avx512vl() &&

@@ -21,15 +21,24 @@ zsq_status zsq_fail(zsq_err *e, zsq_status status, const char *fmt, ...) {
 
 const char *zsq_status_name(zsq_status s) {
   switch (s) {
-    case ZSQ_OK: return "ok";
-    case ZSQ_ERR_INVALID_ARG: return "invalid argument";
-    case ZSQ_ERR_IO: return "i/o error";
-    case ZSQ_ERR_FORMAT: return "malformed input";
-    case ZSQ_ERR_UNSUPPORTED: return "unsupported";
-    case ZSQ_ERR_NOMEM: return "out of memory";
-    case ZSQ_ERR_INTERNAL: return "internal error";
+    case ZSQ_OK:
+      return "ok";
+    case ZSQ_ERR_INVALID_ARG:
+      return "invalid argument";
+    case ZSQ_ERR_IO:
+      return "i/o error";
+    case ZSQ_ERR_FORMAT:
+      return "malformed input";
+    case ZSQ_ERR_UNSUPPORTED:
+      return "unsupported";
+    case ZSQ_ERR_NOMEM:
+      return "out of memory";
+    case ZSQ_ERR_INTERNAL:
+      return "internal error";
   }
   return "unknown status";
 }
 
-const char *zsq_version(void) { return ZSQ_VERSION_STRING; }
+const char *zsq_version(void) {
+  return ZSQ_VERSION_STRING;
+}

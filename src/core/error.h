@@ -15,9 +15,9 @@ void zsq_err_clear(zsq_err *e);
 zsq_status zsq_fail(zsq_err *e, zsq_status status, const char *fmt, ...)
     __attribute__((format(printf, 3, 4)));
 
-#define ZSQ_TRY(expr)                    \
-  do {                                   \
-    zsq_status zsq_try_s_ = (expr);      \
+#define ZSQ_TRY(expr)                            \
+  do {                                           \
+    zsq_status zsq_try_s_ = (expr);              \
     if (zsq_try_s_ != ZSQ_OK) return zsq_try_s_; \
   } while (0)
 

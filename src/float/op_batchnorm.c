@@ -17,8 +17,8 @@ static zsq_status bn_prepare(zsq_fnode *n, zsq_fplan *p, zsq_err *err) {
   int64_t c = x->dims[1];
   for (int k = 1; k < 5; k++) {
     if (n->in[k] == NULL || n->in[k]->numel != (size_t)c || n->in[k]->dtype != ZSQ_F32) {
-      return zsq_fnode_fail(n, err, ZSQ_ERR_FORMAT, "input %d must hold %lld floats (one per channel)", k,
-                            (long long)c);
+      return zsq_fnode_fail(n, err, ZSQ_ERR_FORMAT,
+                            "input %d must hold %lld floats (one per channel)", k, (long long)c);
     }
   }
   zsq_value_same_shape(n->out[0], x);

@@ -16,12 +16,15 @@ typedef struct conv_state {
 
 static pthread_once_t xnn_once = PTHREAD_ONCE_INIT;
 static enum xnn_status xnn_init_status = xnn_status_uninitialized;
-static void xnn_init(void) { xnn_init_status = xnn_initialize(NULL); }
+static void xnn_init(void) {
+  xnn_init_status = xnn_initialize(NULL);
+}
 
 zsq_status zsq_xnnpack_init(zsq_err *err) {
   pthread_once(&xnn_once, xnn_init);
   if (xnn_init_status != xnn_status_success) {
-    return zsq_fail(err, ZSQ_ERR_INTERNAL, "XNNPACK failed to initialise (status %d)", (int)xnn_init_status);
+    return zsq_fail(err, ZSQ_ERR_INTERNAL, "XNNPACK failed to initialise (status %d)",
+                    (int)xnn_init_status);
   }
   return ZSQ_OK;
 }
@@ -31,17 +34,21 @@ static zsq_status conv_prepare(zsq_fnode *n, zsq_fplan *p, zsq_err *err) {
   const zsq_value *x = n->in[0], *w = n->in[1], *b = n->n_inputs > 2 ? n->in[2] : NULL;
   const zsq_node *gn = n->node;
   if (x->rank != 4 || w->rank != 4) {
-    return zsq_fnode_fail(n, err, ZSQ_ERR_UNSUPPORTED, "only 2-D convolution (rank-4 input and weight) is supported; got ranks %d and %d",
-                          x->rank, w->rank);
+    return zsq_fnode_fail(
+        n, err, ZSQ_ERR_UNSUPPORTED,
+        "only 2-D convolution (rank-4 input and weight) is supported; got ranks %d and %d", x->rank,
+        w->rank);
   }
   int64_t group = gn->a.conv.group, cin = x->dims[1], cout = w->dims[0];
   if (cin % group != 0 || cout % group != 0 || w->dims[1] * group != cin) {
-    return zsq_fnode_fail(n, err, ZSQ_ERR_FORMAT, "weight [%lld,%lld,..] does not match %lld input channels in %lld groups",
+    return zsq_fnode_fail(n, err, ZSQ_ERR_FORMAT,
+                          "weight [%lld,%lld,..] does not match %lld input channels in %lld groups",
                           (long long)cout, (long long)w->dims[1], (long long)cin, (long long)group);
   }
   int64_t kh = w->dims[2], kw = w->dims[3];
   const zsq_window *win = &gn->a.conv.win;
-  if ((win->kernel[0] >= 0 && win->kernel[0] != kh) || (win->kernel[1] >= 0 && win->kernel[1] != kw)) {
+  if ((win->kernel[0] >= 0 && win->kernel[0] != kh) ||
+      (win->kernel[1] >= 0 && win->kernel[1] != kw)) {
     return zsq_fnode_fail(n, err, ZSQ_ERR_FORMAT, "kernel_shape disagrees with the weight shape");
   }
   if (b != NULL && (b->rank != 1 || b->dims[0] != cout)) {
@@ -70,10 +77,11 @@ static zsq_status conv_prepare(zsq_fnode *n, zsq_fplan *p, zsq_err *err) {
       (uint32_t)s->geom.pad_top, (uint32_t)s->geom.pad_right, (uint32_t)s->geom.pad_bottom,
       (uint32_t)s->geom.pad_left, (uint32_t)kh, (uint32_t)kw, (uint32_t)s->geom.sh,
       (uint32_t)s->geom.sw, (uint32_t)s->geom.dh, (uint32_t)s->geom.dw, (uint32_t)group,
-      (size_t)(cin / group), (size_t)(cout / group), (size_t)cin, (size_t)cout, kernel, bias, lo, hi,
-      0, &s->op);
+      (size_t)(cin / group), (size_t)(cout / group), (size_t)cin, (size_t)cout, kernel, bias, lo,
+      hi, 0, &s->op);
   if (xs != xnn_status_success) {
-    return zsq_fnode_fail(n, err, ZSQ_ERR_UNSUPPORTED, "XNNPACK refused the convolution (status %d)", (int)xs);
+    return zsq_fnode_fail(n, err, ZSQ_ERR_UNSUPPORTED,
+                          "XNNPACK refused the convolution (status %d)", (int)xs);
   }
   return ZSQ_OK;
 }

@@ -34,11 +34,14 @@ static zsq_status unary_prepare(zsq_fnode *n, zsq_fplan *p, zsq_err *err) {
       const zsq_value *b = n->in[k];
       if (b == NULL) continue;
       if (b->numel != 1 || b->dtype != ZSQ_F32) {
-        return zsq_fnode_fail(n, err, ZSQ_ERR_FORMAT, "the %s bound must be a float scalar", k == 1 ? "min" : "max");
+        return zsq_fnode_fail(n, err, ZSQ_ERR_FORMAT, "the %s bound must be a float scalar",
+                              k == 1 ? "min" : "max");
       }
       float v = ((const float *)b->data)[0];
-      if (k == 1) s->lo = v;
-      else s->hi = v;
+      if (k == 1)
+        s->lo = v;
+      else
+        s->hi = v;
     }
   }
   return ZSQ_OK;
@@ -76,8 +79,8 @@ const zsq_fop zsq_fop_identity = {unary_prepare, NULL, identity_forward, release
 /* ---- binary with broadcasting ---------------------------------------------------------- */
 
 typedef struct binary_state {
-  int rank;               /* iteration rank (output rank) */
-  int64_t dims[ZSQ_MAX_RANK]; /* output dims in physical iteration order */
+  int rank;                                   /* iteration rank (output rank) */
+  int64_t dims[ZSQ_MAX_RANK];                 /* output dims in physical iteration order */
   int64_t sa[ZSQ_MAX_RANK], sb[ZSQ_MAX_RANK]; /* input strides in that order (0 = broadcast) */
   int same; /* both inputs have the output's shape and layout: one flat loop */
   float lo, hi;
@@ -110,8 +113,9 @@ static zsq_status binary_prepare(zsq_fnode *n, zsq_fplan *p, zsq_err *err) {
     int ia = i - (r - a->rank), ib = i - (r - b->rank);
     int64_t da = ia >= 0 ? a->dims[ia] : 1, db = ib >= 0 ? b->dims[ib] : 1;
     if (da != db && da != 1 && db != 1) {
-      return zsq_fnode_fail(n, err, ZSQ_ERR_FORMAT, "shapes cannot broadcast (dim %d: %lld vs %lld)", i,
-                            (long long)da, (long long)db);
+      return zsq_fnode_fail(n, err, ZSQ_ERR_FORMAT,
+                            "shapes cannot broadcast (dim %d: %lld vs %lld)", i, (long long)da,
+                            (long long)db);
     }
     y->dims[i] = da == 1 ? db : da;
   }
@@ -142,7 +146,9 @@ static zsq_status binary_prepare(zsq_fnode *n, zsq_fplan *p, zsq_err *err) {
   return ZSQ_OK;
 }
 
-static inline float apply(int is_mul, float x, float z) { return is_mul ? x * z : x + z; }
+static inline float apply(int is_mul, float x, float z) {
+  return is_mul ? x * z : x + z;
+}
 
 static void binary_run(zsq_fnode *n, int is_mul) {
   const binary_state *s = n->state;

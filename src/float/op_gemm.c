@@ -24,19 +24,22 @@ static zsq_status gemm_prepare(zsq_fnode *n, zsq_fplan *p, zsq_err *err) {
   (void)p;
   const zsq_value *a = n->in[0], *b = n->in[1], *c = n->n_inputs > 2 ? n->in[2] : NULL;
   if (a->rank != 2 || b->rank != 2) {
-    return zsq_fnode_fail(n, err, ZSQ_ERR_FORMAT, "A and B must be 2-D (got ranks %d and %d)", a->rank, b->rank);
+    return zsq_fnode_fail(n, err, ZSQ_ERR_FORMAT, "A and B must be 2-D (got ranks %d and %d)",
+                          a->rank, b->rank);
   }
   const int ta = n->node->a.gemm.trans_a, tb = n->node->a.gemm.trans_b;
   int64_t M = ta ? a->dims[1] : a->dims[0], K = ta ? a->dims[0] : a->dims[1];
   int64_t Kb = tb ? b->dims[1] : b->dims[0], N = tb ? b->dims[0] : b->dims[1];
   if (K != Kb) {
-    return zsq_fnode_fail(n, err, ZSQ_ERR_FORMAT, "inner dimensions differ (%lld vs %lld)", (long long)K, (long long)Kb);
+    return zsq_fnode_fail(n, err, ZSQ_ERR_FORMAT, "inner dimensions differ (%lld vs %lld)",
+                          (long long)K, (long long)Kb);
   }
   if (c != NULL) {
     /* C must broadcast uni-directionally to [M, N]. */
     int64_t cm = c->rank == 2 ? c->dims[0] : 1, cn = c->rank >= 1 ? c->dims[c->rank - 1] : 1;
     if (c->rank > 2 || (cm != 1 && cm != M) || (cn != 1 && cn != N)) {
-      return zsq_fnode_fail(n, err, ZSQ_ERR_FORMAT, "C does not broadcast to [%lld, %lld]", (long long)M, (long long)N);
+      return zsq_fnode_fail(n, err, ZSQ_ERR_FORMAT, "C does not broadcast to [%lld, %lld]",
+                            (long long)M, (long long)N);
     }
   }
   zsq_value *y = n->out[0];
@@ -83,7 +86,8 @@ typedef struct matmul_state {
 static zsq_status matmul_prepare(zsq_fnode *n, zsq_fplan *p, zsq_err *err) {
   (void)p;
   const zsq_value *a = n->in[0], *b = n->in[1];
-  if (a->rank < 1 || b->rank < 1) return zsq_fnode_fail(n, err, ZSQ_ERR_FORMAT, "inputs must have rank >= 1");
+  if (a->rank < 1 || b->rank < 1)
+    return zsq_fnode_fail(n, err, ZSQ_ERR_FORMAT, "inputs must have rank >= 1");
   int64_t ad[ZSQ_MAX_RANK], bd[ZSQ_MAX_RANK];
   int ar = a->rank, br = b->rank;
   memcpy(ad, a->dims, sizeof ad);
@@ -107,7 +111,8 @@ static zsq_status matmul_prepare(zsq_fnode *n, zsq_fplan *p, zsq_err *err) {
   for (int i = 0; i < r - 2; i++) {
     int ia = i - (r - ar), ib = i - (r - br);
     int64_t da = ia >= 0 ? ad[ia] : 1, db = ib >= 0 ? bd[ib] : 1;
-    if (da != db && da != 1 && db != 1) return zsq_fnode_fail(n, err, ZSQ_ERR_FORMAT, "batch dims cannot broadcast");
+    if (da != db && da != 1 && db != 1)
+      return zsq_fnode_fail(n, err, ZSQ_ERR_FORMAT, "batch dims cannot broadcast");
     y->dims[yr++] = da == 1 ? db : da;
   }
   if (a->rank > 1) y->dims[yr++] = ad[ar - 2];
@@ -116,7 +121,8 @@ static zsq_status matmul_prepare(zsq_fnode *n, zsq_fplan *p, zsq_err *err) {
   matmul_state *s = calloc(1, sizeof *s);
   if (s == NULL) return zsq_fail(err, ZSQ_ERR_NOMEM, "out of memory");
   n->state = s;
-  size_t an = (size_t)zsq_dims_product(a->dims, a->rank), bn = (size_t)zsq_dims_product(b->dims, b->rank);
+  size_t an = (size_t)zsq_dims_product(a->dims, a->rank),
+         bn = (size_t)zsq_dims_product(b->dims, b->rank);
   size_t yn = (size_t)zsq_dims_product(y->dims, y->rank);
   s->a = zsq_aligned_alloc(an * 4);
   s->b = zsq_aligned_alloc(bn * 4);

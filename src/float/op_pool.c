@@ -14,15 +14,15 @@ static zsq_status pool_prepare(zsq_fnode *n, zsq_fplan *p, zsq_err *err) {
   (void)p;
   const zsq_value *x = n->in[0];
   if (x->rank != 4) {
-    return zsq_fnode_fail(n, err, ZSQ_ERR_UNSUPPORTED, "only 2-D pooling (rank-4 input) is supported; got rank %d",
-                          x->rank);
+    return zsq_fnode_fail(n, err, ZSQ_ERR_UNSUPPORTED,
+                          "only 2-D pooling (rank-4 input) is supported; got rank %d", x->rank);
   }
   pool_state *s = calloc(1, sizeof *s);
   if (s == NULL) return zsq_fail(err, ZSQ_ERR_NOMEM, "out of memory");
   n->state = s;
   const zsq_window *w = &n->node->a.pool.win;
-  if (!zsq_window_resolve(w, x->dims[2], x->dims[3], w->kernel[0], w->kernel[1], n->node->a.pool.ceil_mode,
-                          &s->g)) {
+  if (!zsq_window_resolve(w, x->dims[2], x->dims[3], w->kernel[0], w->kernel[1],
+                          n->node->a.pool.ceil_mode, &s->g)) {
     return zsq_fnode_fail(n, err, ZSQ_ERR_FORMAT, "the window does not fit the %lldx%lld input",
                           (long long)x->dims[2], (long long)x->dims[3]);
   }
@@ -90,7 +90,8 @@ static zsq_status gap_prepare(zsq_fnode *n, zsq_fplan *p, zsq_err *err) {
   (void)p;
   const zsq_value *x = n->in[0];
   if (x->rank != 4) {
-    return zsq_fnode_fail(n, err, ZSQ_ERR_UNSUPPORTED, "only rank-4 input is supported; got rank %d", x->rank);
+    return zsq_fnode_fail(n, err, ZSQ_ERR_UNSUPPORTED,
+                          "only rank-4 input is supported; got rank %d", x->rank);
   }
   zsq_value *y = n->out[0];
   y->rank = 4;

@@ -18,7 +18,8 @@ static zsq_status relayout_finish(zsq_fnode *n, zsq_err *err) {
   zsq_value *y = n->out[0];
   int same_phys = !zsq_value_is_nhwc(x) && !zsq_value_is_nhwc(y);
   /* NHWC with C == 1 or H*W == 1 is already in logical order. */
-  if (zsq_value_is_nhwc(x) && (x->dims[1] == 1 || x->dims[2] * x->dims[3] == 1)) same_phys = !zsq_value_is_nhwc(y);
+  if (zsq_value_is_nhwc(x) && (x->dims[1] == 1 || x->dims[2] * x->dims[3] == 1))
+    same_phys = !zsq_value_is_nhwc(y);
   if (!same_phys) {
     s->tmp = zsq_aligned_alloc((size_t)zsq_dims_product(x->dims, x->rank) * sizeof(float) + 64);
     if (s->tmp == NULL) return zsq_fail(err, ZSQ_ERR_NOMEM, "out of memory");
@@ -50,7 +51,8 @@ static zsq_status flatten_prepare(zsq_fnode *n, zsq_fplan *p, zsq_err *err) {
   const zsq_value *x = n->in[0];
   int64_t axis = n->node->a.axis.axis;
   if (axis < 0) axis += x->rank;
-  if (axis < 0 || axis > x->rank) return zsq_fnode_fail(n, err, ZSQ_ERR_FORMAT, "axis out of range for rank %d", x->rank);
+  if (axis < 0 || axis > x->rank)
+    return zsq_fnode_fail(n, err, ZSQ_ERR_FORMAT, "axis out of range for rank %d", x->rank);
   zsq_value *y = n->out[0];
   y->rank = 2;
   y->dims[0] = zsq_dims_product(x->dims, (int)axis);
@@ -64,7 +66,8 @@ static zsq_status reshape_prepare(zsq_fnode *n, zsq_fplan *p, zsq_err *err) {
   if (shape == NULL || shape->dtype != ZSQ_I64 || shape->rank != 1) {
     return zsq_fnode_fail(n, err, ZSQ_ERR_FORMAT, "shape must be a 1-D int64 tensor");
   }
-  if (shape->numel > ZSQ_MAX_RANK) return zsq_fnode_fail(n, err, ZSQ_ERR_UNSUPPORTED, "rank above %d", ZSQ_MAX_RANK);
+  if (shape->numel > ZSQ_MAX_RANK)
+    return zsq_fnode_fail(n, err, ZSQ_ERR_UNSUPPORTED, "rank above %d", ZSQ_MAX_RANK);
   const int64_t *sh = shape->data;
   zsq_value *y = n->out[0];
   y->rank = (int)shape->numel;
@@ -73,27 +76,32 @@ static zsq_status reshape_prepare(zsq_fnode *n, zsq_fplan *p, zsq_err *err) {
   for (int i = 0; i < y->rank; i++) {
     int64_t d = sh[i];
     if (d == 0 && !n->node->a.reshape.allowzero) {
-      if (i >= x->rank) return zsq_fnode_fail(n, err, ZSQ_ERR_FORMAT, "0 at dim %d copies a dim the input lacks", i);
+      if (i >= x->rank)
+        return zsq_fnode_fail(n, err, ZSQ_ERR_FORMAT, "0 at dim %d copies a dim the input lacks",
+                              i);
       d = x->dims[i];
     }
     if (d == -1) {
-      if (infer >= 0) return zsq_fnode_fail(n, err, ZSQ_ERR_FORMAT, "more than one -1 in the shape");
+      if (infer >= 0)
+        return zsq_fnode_fail(n, err, ZSQ_ERR_FORMAT, "more than one -1 in the shape");
       infer = i;
       continue;
     }
     if (d < 0) return zsq_fnode_fail(n, err, ZSQ_ERR_FORMAT, "negative dim %lld", (long long)d);
     y->dims[i] = d;
-    if (!zsq_mul_overflow_i64(known, d, &known)) return zsq_fnode_fail(n, err, ZSQ_ERR_FORMAT, "shape overflows");
+    if (!zsq_mul_overflow_i64(known, d, &known))
+      return zsq_fnode_fail(n, err, ZSQ_ERR_FORMAT, "shape overflows");
   }
   if (infer >= 0) {
     if (known == 0 || total % known != 0) {
-      return zsq_fnode_fail(n, err, ZSQ_ERR_FORMAT, "cannot infer the -1 dim (%lld elements into %lld)",
-                            (long long)total, (long long)known);
+      return zsq_fnode_fail(n, err, ZSQ_ERR_FORMAT,
+                            "cannot infer the -1 dim (%lld elements into %lld)", (long long)total,
+                            (long long)known);
     }
     y->dims[infer] = total / known;
   } else if (known != total) {
-    return zsq_fnode_fail(n, err, ZSQ_ERR_FORMAT, "%lld elements cannot take a shape of %lld", (long long)total,
-                          (long long)known);
+    return zsq_fnode_fail(n, err, ZSQ_ERR_FORMAT, "%lld elements cannot take a shape of %lld",
+                          (long long)total, (long long)known);
   }
   return relayout_finish(n, err);
 }
@@ -113,16 +121,19 @@ static zsq_status concat_prepare(zsq_fnode *n, zsq_fplan *p, zsq_err *err) {
   const zsq_value *x0 = n->in[0];
   int64_t axis = n->node->a.axis.axis;
   if (axis < 0) axis += x0->rank;
-  if (axis < 0 || axis >= x0->rank) return zsq_fnode_fail(n, err, ZSQ_ERR_FORMAT, "axis out of range");
+  if (axis < 0 || axis >= x0->rank)
+    return zsq_fnode_fail(n, err, ZSQ_ERR_FORMAT, "axis out of range");
   zsq_value *y = n->out[0];
   zsq_value_same_shape(y, x0);
   y->dims[axis] = 0;
   int64_t biggest = 0;
   for (int k = 0; k < n->n_inputs; k++) {
     const zsq_value *x = n->in[k];
-    if (x == NULL || x->rank != x0->rank) return zsq_fnode_fail(n, err, ZSQ_ERR_FORMAT, "inputs differ in rank");
+    if (x == NULL || x->rank != x0->rank)
+      return zsq_fnode_fail(n, err, ZSQ_ERR_FORMAT, "inputs differ in rank");
     for (int i = 0; i < x->rank; i++) {
-      if (i != axis && x->dims[i] != x0->dims[i]) return zsq_fnode_fail(n, err, ZSQ_ERR_FORMAT, "inputs differ in dim %d", i);
+      if (i != axis && x->dims[i] != x0->dims[i])
+        return zsq_fnode_fail(n, err, ZSQ_ERR_FORMAT, "inputs differ in dim %d", i);
     }
     y->dims[axis] += x->dims[axis];
     int64_t ne = zsq_dims_product(x->dims, x->rank);

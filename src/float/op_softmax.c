@@ -16,7 +16,8 @@ static zsq_status softmax_prepare(zsq_fnode *n, zsq_fplan *p, zsq_err *err) {
   int64_t axis = n->node->a.axis.axis;
   int r = x->rank;
   if (axis < 0) axis += r;
-  if (r == 0 || axis < 0 || axis >= r) return zsq_fnode_fail(n, err, ZSQ_ERR_FORMAT, "axis out of range for rank %d", r);
+  if (r == 0 || axis < 0 || axis >= r)
+    return zsq_fnode_fail(n, err, ZSQ_ERR_FORMAT, "axis out of range for rank %d", r);
   zsq_value_same_shape(n->out[0], x);
   softmax_state *s = calloc(1, sizeof *s);
   if (s == NULL) return zsq_fail(err, ZSQ_ERR_NOMEM, "out of memory");

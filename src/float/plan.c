@@ -40,7 +40,9 @@ void zsq_value_from_logical(zsq_value *v, const float *src) {
   zsq_nchw_to_nhwc(src, dst, v->dims[0], v->dims[1], v->dims[2] * v->dims[3]);
 }
 
-static size_t esize(zsq_dtype t) { return t == ZSQ_I64 ? 8 : 4; }
+static size_t esize(zsq_dtype t) {
+  return t == ZSQ_I64 ? 8 : 4;
+}
 
 static zsq_status init_value_from_tensor(zsq_fplan *p, int ti, zsq_err *err) {
   const zsq_tensor *t = &p->graph->tensors[ti];
@@ -53,27 +55,32 @@ static zsq_status init_value_from_tensor(zsq_fplan *p, int ti, zsq_err *err) {
     v->numel = (size_t)zsq_tensor_numel(t);
     v->data = zsq_aligned_alloc(v->numel * esize(t->dtype) + VALUE_SLACK);
     if (v->data == NULL) return zsq_fail(err, ZSQ_ERR_NOMEM, "out of memory for '%s'", t->name);
-    if (t->dtype == ZSQ_F32) zsq_value_from_logical(v, t->data);
-    else memcpy(v->data, t->data, v->numel * 8);
+    if (t->dtype == ZSQ_F32)
+      zsq_value_from_logical(v, t->data);
+    else
+      memcpy(v->data, t->data, v->numel * 8);
     return ZSQ_OK;
   }
   /* A graph input: the batch dim follows the plan; every other dim must be known. */
-  if (t->rank < 0) return zsq_fail(err, ZSQ_ERR_UNSUPPORTED, "graph input '%s' has no declared shape", t->name);
+  if (t->rank < 0)
+    return zsq_fail(err, ZSQ_ERR_UNSUPPORTED, "graph input '%s' has no declared shape", t->name);
   if (t->dtype != ZSQ_F32) {
-    return zsq_fail(err, ZSQ_ERR_UNSUPPORTED,
-                    "graph input '%s' is int64: bind it as a constant (shape inputs must be static)",
-                    t->name);
+    return zsq_fail(
+        err, ZSQ_ERR_UNSUPPORTED,
+        "graph input '%s' is int64: bind it as a constant (shape inputs must be static)", t->name);
   }
   for (int i = 0; i < t->rank; i++) {
     if (t->dims[i] >= 0) continue;
     if (i != 0) {
-      return zsq_fail(err, ZSQ_ERR_UNSUPPORTED, "graph input '%s' has a dynamic dim %d (only the batch may be dynamic)",
+      return zsq_fail(err, ZSQ_ERR_UNSUPPORTED,
+                      "graph input '%s' has a dynamic dim %d (only the batch may be dynamic)",
                       t->name, i);
     }
     v->dims[0] = p->batch;
   }
   int64_t n = zsq_dims_product(v->dims, v->rank);
-  if (n < 0) return zsq_fail(err, ZSQ_ERR_FORMAT, "graph input '%s' has an impossible size", t->name);
+  if (n < 0)
+    return zsq_fail(err, ZSQ_ERR_FORMAT, "graph input '%s' has an impossible size", t->name);
   v->numel = (size_t)n;
   return ZSQ_OK;
 }
@@ -82,7 +89,8 @@ static zsq_status alloc_value(zsq_value *v, const char *name, zsq_err *err) {
   if (v->data != NULL) return ZSQ_OK;
   v->data = zsq_aligned_calloc(v->numel * esize(v->dtype) + VALUE_SLACK);
   if (v->data == NULL) {
-    return zsq_fail(err, ZSQ_ERR_NOMEM, "out of memory for tensor '%s' (%zu elements)", name, v->numel);
+    return zsq_fail(err, ZSQ_ERR_NOMEM, "out of memory for tensor '%s' (%zu elements)", name,
+                    v->numel);
   }
   return ZSQ_OK;
 }
@@ -90,7 +98,8 @@ static zsq_status alloc_value(zsq_value *v, const char *name, zsq_err *err) {
 zsq_status zsq_fplan_create(const zsq_graph *g, int64_t batch, pthreadpool_t tp, zsq_fplan **out,
                             zsq_err *err) {
   *out = NULL;
-  if (batch < 1 || batch > (1 << 20)) return zsq_fail(err, ZSQ_ERR_INVALID_ARG, "batch must be in [1, 2^20]");
+  if (batch < 1 || batch > (1 << 20))
+    return zsq_fail(err, ZSQ_ERR_INVALID_ARG, "batch must be in [1, 2^20]");
   zsq_fplan *p = calloc(1, sizeof *p);
   if (p == NULL) return zsq_fail(err, ZSQ_ERR_NOMEM, "out of memory");
   p->graph = g;
@@ -185,12 +194,15 @@ void zsq_fplan_destroy(zsq_fplan *p) {
 
 void zsq_fplan_run(zsq_fplan *p, const void *const *inputs, void *const *outputs) {
   const zsq_graph *g = p->graph;
-  for (size_t i = 0; i < g->n_inputs; i++) zsq_value_from_logical(&p->values[g->inputs[i]], inputs[i]);
+  for (size_t i = 0; i < g->n_inputs; i++)
+    zsq_value_from_logical(&p->values[g->inputs[i]], inputs[i]);
   for (size_t i = 0; i < p->n_nodes; i++) p->nodes[i].op->forward(&p->nodes[i], p);
   for (size_t i = 0; i < g->n_outputs; i++) {
     if (outputs[i] == NULL) continue;
     const zsq_value *v = &p->values[g->outputs[i]];
-    if (v->dtype == ZSQ_F32) zsq_value_to_logical(v, outputs[i]);
-    else memcpy(outputs[i], v->data, v->numel * 8);
+    if (v->dtype == ZSQ_F32)
+      zsq_value_to_logical(v, outputs[i]);
+    else
+      memcpy(outputs[i], v->data, v->numel * 8);
   }
 }

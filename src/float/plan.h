@@ -21,8 +21,12 @@ typedef struct zsq_value {
   int is_const;
 } zsq_value;
 
-static inline int zsq_value_is_nhwc(const zsq_value *v) { return v->rank == 4; }
-static inline float *zsq_value_f32(const zsq_value *v) { return (float *)v->data; }
+static inline int zsq_value_is_nhwc(const zsq_value *v) {
+  return v->rank == 4;
+}
+static inline float *zsq_value_f32(const zsq_value *v) {
+  return (float *)v->data;
+}
 
 typedef struct zsq_fnode zsq_fnode;
 typedef struct zsq_fplan zsq_fplan;
@@ -63,7 +67,9 @@ void zsq_fplan_destroy(zsq_fplan *p);
 void zsq_fplan_run(zsq_fplan *p, const void *const *inputs, void *const *outputs);
 
 /* The value of graph tensor t. */
-static inline zsq_value *zsq_fplan_value(zsq_fplan *p, int t) { return &p->values[t]; }
+static inline zsq_value *zsq_fplan_value(zsq_fplan *p, int t) {
+  return &p->values[t];
+}
 
 /* Layout helpers: copy between a value's physical layout and logical row-major order. */
 void zsq_value_to_logical(const zsq_value *v, float *dst);

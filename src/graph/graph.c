@@ -30,9 +30,13 @@ const char *zsq_op_name(zsq_op op) {
   return (op >= 0 && op < ZSQ_OP_COUNT) ? kOpNames[op] : "?";
 }
 
-zsq_graph *zsq_graph_new(void) { return calloc(1, sizeof(zsq_graph)); }
+zsq_graph *zsq_graph_new(void) {
+  return calloc(1, sizeof(zsq_graph));
+}
 
-static size_t dtype_size(zsq_dtype t) { return t == ZSQ_I64 ? sizeof(int64_t) : sizeof(float); }
+static size_t dtype_size(zsq_dtype t) {
+  return t == ZSQ_I64 ? sizeof(int64_t) : sizeof(float);
+}
 
 void zsq_graph_free(zsq_graph *g) {
   if (g == NULL) return;
@@ -98,7 +102,9 @@ int zsq_graph_add_node(zsq_graph *g, const zsq_node *n) {
   return (int)g->n_nodes++;
 }
 
-static char *dup_or_null(const char *s) { return s ? strdup(s) : NULL; }
+static char *dup_or_null(const char *s) {
+  return s ? strdup(s) : NULL;
+}
 
 zsq_graph *zsq_graph_clone(const zsq_graph *g) {
   zsq_graph *c = zsq_graph_new();
@@ -233,7 +239,8 @@ zsq_status zsq_graph_finalize(zsq_graph *g, zsq_err *err) {
     for (size_t i = 0; i < nn; i++) sorted[i] = g->nodes[order[i]];
     memcpy(g->nodes, sorted, nn * sizeof(zsq_node));
     for (size_t i = 0; i < nn; i++) {
-      for (int o = 0; o < g->nodes[i].n_outputs; o++) g->tensors[g->nodes[i].outputs[o]].producer = (int)i;
+      for (int o = 0; o < g->nodes[i].n_outputs; o++)
+        g->tensors[g->nodes[i].outputs[o]].producer = (int)i;
     }
   }
   free(indeg);
@@ -247,7 +254,8 @@ zsq_status zsq_graph_bind_constant(zsq_graph *g, const char *name, zsq_dtype dty
   int ti = zsq_graph_find(g, name);
   if (ti < 0) return zsq_fail(err, ZSQ_ERR_INVALID_ARG, "no tensor named '%s'", name);
   zsq_tensor *t = &g->tensors[ti];
-  if (rank < 0 || rank > ZSQ_MAX_RANK) return zsq_fail(err, ZSQ_ERR_INVALID_ARG, "bad rank %d", rank);
+  if (rank < 0 || rank > ZSQ_MAX_RANK)
+    return zsq_fail(err, ZSQ_ERR_INVALID_ARG, "bad rank %d", rank);
   int64_t n = zsq_dims_product(dims, rank);
   if (n < 0) return zsq_fail(err, ZSQ_ERR_INVALID_ARG, "bad dims for '%s'", name);
   size_t bytes = (size_t)n * dtype_size(dtype);
@@ -270,11 +278,16 @@ zsq_status zsq_graph_bind_constant(zsq_graph *g, const char *name, zsq_dtype dty
 
 int zsq_node_input_is_static(const zsq_node *n, int slot) {
   switch (n->op) {
-    case ZSQ_OP_BATCHNORM: return slot >= 1;
-    case ZSQ_OP_CLIP: return slot >= 1;
-    case ZSQ_OP_RESHAPE: return slot == 1;
-    case ZSQ_OP_CONV: return slot >= 1;
-    default: return 0;
+    case ZSQ_OP_BATCHNORM:
+      return slot >= 1;
+    case ZSQ_OP_CLIP:
+      return slot >= 1;
+    case ZSQ_OP_RESHAPE:
+      return slot == 1;
+    case ZSQ_OP_CONV:
+      return slot >= 1;
+    default:
+      return 0;
   }
 }
 

@@ -45,11 +45,11 @@ typedef enum zsq_auto_pad {
 typedef struct zsq_tensor {
   char *name;
   zsq_dtype dtype;
-  int rank;                     /* -1 while unknown (an intermediate value before inference) */
-  int64_t dims[ZSQ_MAX_RANK];   /* -1 for a dynamic dim (batch) */
+  int rank;                   /* -1 while unknown (an intermediate value before inference) */
+  int64_t dims[ZSQ_MAX_RANK]; /* -1 for a dynamic dim (batch) */
   int is_const;
-  void *data;                   /* constants only: float or int64_t elements */
-  int producer;                 /* node index, or -1 for inputs and constants */
+  void *data;   /* constants only: float or int64_t elements */
+  int producer; /* node index, or -1 for inputs and constants */
 } zsq_tensor;
 
 /* Spatial window attributes shared by Conv and the pools (2-D only). */
@@ -67,13 +67,30 @@ typedef struct zsq_node {
   int inputs[ZSQ_MAX_INPUTS]; /* tensor indices; -1 for an omitted optional input */
   int outputs[2];
   union {
-    struct { zsq_window win; int64_t group; } conv;
-    struct { float epsilon; } bn;
-    struct { float min, max; } clip;
-    struct { zsq_window win; int ceil_mode, count_include_pad; } pool;
-    struct { float alpha, beta; int trans_a, trans_b; } gemm;
-    struct { int64_t axis; } axis; /* Flatten, Concat, Softmax */
-    struct { int allowzero; } reshape;
+    struct {
+      zsq_window win;
+      int64_t group;
+    } conv;
+    struct {
+      float epsilon;
+    } bn;
+    struct {
+      float min, max;
+    } clip;
+    struct {
+      zsq_window win;
+      int ceil_mode, count_include_pad;
+    } pool;
+    struct {
+      float alpha, beta;
+      int trans_a, trans_b;
+    } gemm;
+    struct {
+      int64_t axis;
+    } axis; /* Flatten, Concat, Softmax */
+    struct {
+      int allowzero;
+    } reshape;
   } a;
   /* Fused output clamp (set by zsq_graph_fuse_activations; -inf/+inf when none). */
   float act_min, act_max;

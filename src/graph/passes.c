@@ -40,7 +40,8 @@ static zsq_status fold_one(zsq_graph *g, int ci, int bi, zsq_err *err) {
   const zsq_tensor *w = &g->tensors[conv->inputs[1]];
   int64_t cout = w->dims[0];
   for (int k = 1; k < 5; k++) {
-    if (!is_const_f32(g, bn->inputs[k]) || zsq_tensor_numel(&g->tensors[bn->inputs[k]]) != cout) return ZSQ_OK;
+    if (!is_const_f32(g, bn->inputs[k]) || zsq_tensor_numel(&g->tensors[bn->inputs[k]]) != cout)
+      return ZSQ_OK;
   }
   int has_bias = conv->n_inputs > 2 && conv->inputs[2] >= 0;
   if (has_bias && !is_const_f32(g, conv->inputs[2])) return ZSQ_OK;
@@ -57,7 +58,8 @@ static zsq_status fold_one(zsq_graph *g, int ci, int bi, zsq_err *err) {
   conv = &g->nodes[ci]; /* tensors may have moved, nodes did not */
   w = &g->tensors[conv->inputs[1]];
   int64_t per = zsq_tensor_numel(w) / cout;
-  float *nw = zsq_aligned_alloc((size_t)(per * cout) * 4), *nb = zsq_aligned_alloc((size_t)cout * 4);
+  float *nw = zsq_aligned_alloc((size_t)(per * cout) * 4),
+        *nb = zsq_aligned_alloc((size_t)cout * 4);
   if (!nw || !nb) {
     zsq_aligned_free(nw);
     zsq_aligned_free(nb);
@@ -88,10 +90,13 @@ static zsq_status fold_one(zsq_graph *g, int ci, int bi, zsq_err *err) {
 zsq_status zsq_graph_fold_batchnorm(zsq_graph *g, zsq_err *err) {
   for (size_t i = 0; i < g->n_nodes; i++) {
     zsq_node *n = &g->nodes[i];
-    if (n->op != ZSQ_OP_CONV || !is_const_f32(g, n->inputs[1]) || g->tensors[n->inputs[1]].rank != 4) continue;
+    if (n->op != ZSQ_OP_CONV || !is_const_f32(g, n->inputs[1]) ||
+        g->tensors[n->inputs[1]].rank != 4)
+      continue;
     int only = -1;
     if (consumers(g, n->outputs[0], &only) != 1 || only < 0) continue;
-    if (g->nodes[only].op != ZSQ_OP_BATCHNORM || g->nodes[only].inputs[0] != n->outputs[0]) continue;
+    if (g->nodes[only].op != ZSQ_OP_BATCHNORM || g->nodes[only].inputs[0] != n->outputs[0])
+      continue;
     ZSQ_TRY(fold_one(g, (int)i, only, err));
   }
   return zsq_graph_finalize(g, err);
@@ -115,9 +120,12 @@ zsq_status zsq_graph_fuse_activations(zsq_graph *g, zsq_err *err) {
       for (int k = 1; k < a->n_inputs && k < 3; k++) {
         int t = a->inputs[k];
         if (t < 0) continue;
-        if (!is_const_f32(g, t) || zsq_tensor_numel(&g->tensors[t]) != 1) ok = 0;
-        else if (k == 1) lo = *(const float *)g->tensors[t].data;
-        else hi = *(const float *)g->tensors[t].data;
+        if (!is_const_f32(g, t) || zsq_tensor_numel(&g->tensors[t]) != 1)
+          ok = 0;
+        else if (k == 1)
+          lo = *(const float *)g->tensors[t].data;
+        else
+          hi = *(const float *)g->tensors[t].data;
       }
       if (!ok || !(lo < hi)) continue;
     } else {

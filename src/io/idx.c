@@ -29,7 +29,9 @@ void zsq_dataset_destroy(zsq_dataset *d) {
   free(d);
 }
 
-const char *zsq_dataset_last_error(const zsq_dataset *d) { return d ? d->err.msg : "no dataset"; }
+const char *zsq_dataset_last_error(const zsq_dataset *d) {
+  return d ? d->err.msg : "no dataset";
+}
 
 /* Reads a whole (possibly gzip'd) file; gzread passes raw files through. */
 static zsq_status read_all(const char *path, uint8_t **data, size_t *size, zsq_err *err) {
@@ -93,9 +95,11 @@ zsq_status zsq_dataset_load_idx(zsq_dataset *d, const char *dir, zsq_split split
     return st;
   }
   if (isz < 16 || be32(img) != 0x00000803) {
-    st = zsq_fail(&d->err, ZSQ_ERR_FORMAT, "'%s' is not an IDX image file (bad magic or too short)", ipath);
+    st = zsq_fail(&d->err, ZSQ_ERR_FORMAT, "'%s' is not an IDX image file (bad magic or too short)",
+                  ipath);
   } else if (lsz < 8 || be32(lab) != 0x00000801) {
-    st = zsq_fail(&d->err, ZSQ_ERR_FORMAT, "'%s' is not an IDX label file (bad magic or too short)", lpath);
+    st = zsq_fail(&d->err, ZSQ_ERR_FORMAT, "'%s' is not an IDX label file (bad magic or too short)",
+                  lpath);
   }
   uint32_t n = 0, h = 0, w = 0;
   if (st == ZSQ_OK) {
@@ -103,13 +107,15 @@ zsq_status zsq_dataset_load_idx(zsq_dataset *d, const char *dir, zsq_split split
     h = be32(img + 8);
     w = be32(img + 12);
     if (be32(lab + 4) != n) {
-      st = zsq_fail(&d->err, ZSQ_ERR_FORMAT, "'%s' has %u images but '%s' has %u labels", ipath, n, lpath,
-                    be32(lab + 4));
+      st = zsq_fail(&d->err, ZSQ_ERR_FORMAT, "'%s' has %u images but '%s' has %u labels", ipath, n,
+                    lpath, be32(lab + 4));
     } else if (h == 0 || w == 0 || h > 4096 || w > 4096 || (uint64_t)n * h * w != isz - 16) {
-      st = zsq_fail(&d->err, ZSQ_ERR_FORMAT, "'%s' declares %u images of %ux%u but holds %zu bytes of pixels",
-                    ipath, n, h, w, isz - 16);
+      st = zsq_fail(&d->err, ZSQ_ERR_FORMAT,
+                    "'%s' declares %u images of %ux%u but holds %zu bytes of pixels", ipath, n, h,
+                    w, isz - 16);
     } else if ((uint64_t)n != lsz - 8) {
-      st = zsq_fail(&d->err, ZSQ_ERR_FORMAT, "'%s' declares %u labels but holds %zu", lpath, n, lsz - 8);
+      st = zsq_fail(&d->err, ZSQ_ERR_FORMAT, "'%s' declares %u labels but holds %zu", lpath, n,
+                    lsz - 8);
     }
   }
   int *labels = NULL;
@@ -136,7 +142,9 @@ zsq_status zsq_dataset_load_idx(zsq_dataset *d, const char *dir, zsq_split split
   return ZSQ_OK;
 }
 
-size_t zsq_dataset_count(const zsq_dataset *d) { return d ? d->count : 0; }
+size_t zsq_dataset_count(const zsq_dataset *d) {
+  return d ? d->count : 0;
+}
 
 void zsq_dataset_geometry(const zsq_dataset *d, int *c, int *h, int *w) {
   *c = d->c;

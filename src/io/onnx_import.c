@@ -22,7 +22,8 @@ typedef struct import_ctx {
 
 static const Onnx__AttributeProto *find_attr(const Onnx__NodeProto *np, const char *name) {
   for (size_t i = 0; i < np->n_attribute; i++) {
-    if (np->attribute[i]->name && strcmp(np->attribute[i]->name, name) == 0) return np->attribute[i];
+    if (np->attribute[i]->name && strcmp(np->attribute[i]->name, name) == 0)
+      return np->attribute[i];
   }
   return NULL;
 }
@@ -36,7 +37,8 @@ static zsq_status attr_int(import_ctx *c, const char *name, int64_t def, int64_t
   const Onnx__AttributeProto *a = find_attr(c->np, name);
   *out = def;
   if (a == NULL) return ZSQ_OK;
-  if (a->type != ONNX__ATTRIBUTE_PROTO__ATTRIBUTE_TYPE__INT) return bad_attr(c, name, "must be an int");
+  if (a->type != ONNX__ATTRIBUTE_PROTO__ATTRIBUTE_TYPE__INT)
+    return bad_attr(c, name, "must be an int");
   *out = a->i;
   return ZSQ_OK;
 }
@@ -45,7 +47,8 @@ static zsq_status attr_float(import_ctx *c, const char *name, float def, float *
   const Onnx__AttributeProto *a = find_attr(c->np, name);
   *out = def;
   if (a == NULL) return ZSQ_OK;
-  if (a->type != ONNX__ATTRIBUTE_PROTO__ATTRIBUTE_TYPE__FLOAT) return bad_attr(c, name, "must be a float");
+  if (a->type != ONNX__ATTRIBUTE_PROTO__ATTRIBUTE_TYPE__FLOAT)
+    return bad_attr(c, name, "must be a float");
   *out = a->f;
   return ZSQ_OK;
 }
@@ -55,7 +58,8 @@ static zsq_status attr_ints(import_ctx *c, const char *name, int64_t *out, int c
   const Onnx__AttributeProto *a = find_attr(c->np, name);
   *found = 0;
   if (a == NULL) return ZSQ_OK;
-  if (a->type != ONNX__ATTRIBUTE_PROTO__ATTRIBUTE_TYPE__INTS) return bad_attr(c, name, "must be ints");
+  if (a->type != ONNX__ATTRIBUTE_PROTO__ATTRIBUTE_TYPE__INTS)
+    return bad_attr(c, name, "must be ints");
   if ((int)a->n_ints != count) {
     return zsq_fail(c->err, ZSQ_ERR_UNSUPPORTED,
                     "node '%s' (%s, opset %d): attribute '%s' has %zu values; zsq supports 2-D "
@@ -73,8 +77,9 @@ static zsq_status reject_unknown_attrs(import_ctx *c, const char *const *known) 
     int ok = 0;
     for (const char *const *k = known; *k; k++) ok |= strcmp(*k, an) == 0;
     if (!ok) {
-      return zsq_fail(c->err, ZSQ_ERR_UNSUPPORTED, "node '%s' (%s, opset %d): unknown attribute '%s'",
-                      c->node_name, c->np->op_type, c->opset, an);
+      return zsq_fail(c->err, ZSQ_ERR_UNSUPPORTED,
+                      "node '%s' (%s, opset %d): unknown attribute '%s'", c->node_name,
+                      c->np->op_type, c->opset, an);
     }
   }
   return ZSQ_OK;
@@ -95,8 +100,10 @@ static zsq_status parse_window(import_ctx *c, zsq_window *w, int has_dilations) 
     for (int i = 0; i < 4; i++) w->pads[i] = p[i];
   }
   for (int i = 0; i < 2; i++) {
-    if (w->strides[i] < 1 || w->strides[i] > 1024) return bad_attr(c, "strides", "must be in [1, 1024]");
-    if (w->dilations[i] < 1 || w->dilations[i] > 1024) return bad_attr(c, "dilations", "must be in [1, 1024]");
+    if (w->strides[i] < 1 || w->strides[i] > 1024)
+      return bad_attr(c, "strides", "must be in [1, 1024]");
+    if (w->dilations[i] < 1 || w->dilations[i] > 1024)
+      return bad_attr(c, "dilations", "must be in [1, 1024]");
     if (w->kernel[i] != -1 && (w->kernel[i] < 1 || w->kernel[i] > 4096)) {
       return bad_attr(c, "kernel_shape", "must be in [1, 4096]");
     }
@@ -107,14 +114,20 @@ static zsq_status parse_window(import_ctx *c, zsq_window *w, int has_dilations) 
   w->auto_pad = ZSQ_PAD_NOTSET;
   const Onnx__AttributeProto *a = find_attr(c->np, "auto_pad");
   if (a != NULL) {
-    if (a->type != ONNX__ATTRIBUTE_PROTO__ATTRIBUTE_TYPE__STRING) return bad_attr(c, "auto_pad", "must be a string");
+    if (a->type != ONNX__ATTRIBUTE_PROTO__ATTRIBUTE_TYPE__STRING)
+      return bad_attr(c, "auto_pad", "must be a string");
     char s[32] = {0};
     memcpy(s, a->s.data, a->s.len < 31 ? a->s.len : 31);
-    if (strcmp(s, "NOTSET") == 0) w->auto_pad = ZSQ_PAD_NOTSET;
-    else if (strcmp(s, "VALID") == 0) w->auto_pad = ZSQ_PAD_VALID;
-    else if (strcmp(s, "SAME_UPPER") == 0) w->auto_pad = ZSQ_PAD_SAME_UPPER;
-    else if (strcmp(s, "SAME_LOWER") == 0) w->auto_pad = ZSQ_PAD_SAME_LOWER;
-    else return bad_attr(c, "auto_pad", "must be NOTSET, VALID, SAME_UPPER or SAME_LOWER");
+    if (strcmp(s, "NOTSET") == 0)
+      w->auto_pad = ZSQ_PAD_NOTSET;
+    else if (strcmp(s, "VALID") == 0)
+      w->auto_pad = ZSQ_PAD_VALID;
+    else if (strcmp(s, "SAME_UPPER") == 0)
+      w->auto_pad = ZSQ_PAD_SAME_UPPER;
+    else if (strcmp(s, "SAME_LOWER") == 0)
+      w->auto_pad = ZSQ_PAD_SAME_LOWER;
+    else
+      return bad_attr(c, "auto_pad", "must be NOTSET, VALID, SAME_UPPER or SAME_LOWER");
   }
   return ZSQ_OK;
 }
@@ -138,8 +151,8 @@ static zsq_status parse_node_attrs(import_ctx *c, zsq_node *n) {
   const char *op = c->np->op_type;
   switch (n->op) {
     case ZSQ_OP_CONV: {
-      static const char *const known[] = {"kernel_shape", "strides", "pads", "dilations",
-                                          "group", "auto_pad", NULL};
+      static const char *const known[] = {"kernel_shape", "strides",  "pads", "dilations",
+                                          "group",        "auto_pad", NULL};
       ZSQ_TRY(reject_unknown_attrs(c, known));
       ZSQ_TRY(expect_io(c, 2, 3, 1));
       ZSQ_TRY(parse_window(c, &n->a.conv.win, 1));
@@ -148,8 +161,8 @@ static zsq_status parse_node_attrs(import_ctx *c, zsq_node *n) {
       return ZSQ_OK;
     }
     case ZSQ_OP_BATCHNORM: {
-      static const char *const known[] = {"epsilon", "momentum", "training_mode", "spatial",
-                                          "is_test", "consumed_inputs", NULL};
+      static const char *const known[] = {
+          "epsilon", "momentum", "training_mode", "spatial", "is_test", "consumed_inputs", NULL};
       ZSQ_TRY(reject_unknown_attrs(c, known));
       int64_t training, spatial;
       ZSQ_TRY(attr_int(c, "training_mode", 0, &training));
@@ -161,8 +174,9 @@ static zsq_status parse_node_attrs(import_ctx *c, zsq_node *n) {
                         c->node_name, op, c->opset);
       }
       if (spatial != 1) {
-        return zsq_fail(c->err, ZSQ_ERR_UNSUPPORTED, "node '%s' (%s, opset %d): spatial=0 is not supported",
-                        c->node_name, op, c->opset);
+        return zsq_fail(c->err, ZSQ_ERR_UNSUPPORTED,
+                        "node '%s' (%s, opset %d): spatial=0 is not supported", c->node_name, op,
+                        c->opset);
       }
       ZSQ_TRY(expect_io(c, 5, 5, 1));
       return attr_float(c, "epsilon", 1e-5f, &n->a.bn.epsilon);
@@ -197,8 +211,9 @@ static zsq_status parse_node_attrs(import_ctx *c, zsq_node *n) {
     }
     case ZSQ_OP_MAXPOOL:
     case ZSQ_OP_AVGPOOL: {
-      static const char *const known[] = {"kernel_shape", "strides", "pads", "dilations", "auto_pad",
-                                          "ceil_mode", "count_include_pad", "storage_order", NULL};
+      static const char *const known[] = {"kernel_shape",      "strides",       "pads",
+                                          "dilations",         "auto_pad",      "ceil_mode",
+                                          "count_include_pad", "storage_order", NULL};
       ZSQ_TRY(reject_unknown_attrs(c, known));
       ZSQ_TRY(expect_io(c, 1, 1, 1));
       ZSQ_TRY(parse_window(c, &n->a.pool.win, n->op == ZSQ_OP_MAXPOOL));
@@ -246,9 +261,10 @@ static zsq_status parse_node_attrs(import_ctx *c, zsq_node *n) {
       static const char *const known[] = {"allowzero", "shape", NULL};
       ZSQ_TRY(reject_unknown_attrs(c, known));
       if (find_attr(c->np, "shape") != NULL) {
-        return zsq_fail(c->err, ZSQ_ERR_UNSUPPORTED,
-                        "node '%s' (Reshape, opset %d): the shape attribute (opset < 5) is not supported",
-                        c->node_name, c->opset);
+        return zsq_fail(
+            c->err, ZSQ_ERR_UNSUPPORTED,
+            "node '%s' (Reshape, opset %d): the shape attribute (opset < 5) is not supported",
+            c->node_name, c->opset);
       }
       ZSQ_TRY(expect_io(c, 2, 2, 1));
       int64_t az;
@@ -256,7 +272,8 @@ static zsq_status parse_node_attrs(import_ctx *c, zsq_node *n) {
       n->a.reshape.allowzero = az != 0;
       return ZSQ_OK;
     }
-    default: return zsq_fail(c->err, ZSQ_ERR_INTERNAL, "no attribute parser for %s", op);
+    default:
+      return zsq_fail(c->err, ZSQ_ERR_INTERNAL, "no attribute parser for %s", op);
   }
 }
 
@@ -277,8 +294,8 @@ static int tensor_ref(import_ctx *c, const char *name) {
 static zsq_status import_constant_node(import_ctx *c) {
   const Onnx__NodeProto *np = c->np;
   if (np->n_output != 1 || np->n_attribute != 1) {
-    return zsq_fail(c->err, ZSQ_ERR_FORMAT, "node '%s' (Constant) needs one output and one attribute",
-                    c->node_name);
+    return zsq_fail(c->err, ZSQ_ERR_FORMAT,
+                    "node '%s' (Constant) needs one output and one attribute", c->node_name);
   }
   const Onnx__AttributeProto *a = np->attribute[0];
   zsq_tensor tmp = {0};
@@ -290,8 +307,10 @@ static zsq_status import_constant_node(import_ctx *c) {
     tmp.dtype = an[6] == 'f' ? ZSQ_F32 : ZSQ_I64;
     tmp.data = zsq_aligned_alloc(8);
     if (tmp.data == NULL) return zsq_fail(c->err, ZSQ_ERR_NOMEM, "out of memory");
-    if (tmp.dtype == ZSQ_F32) *(float *)tmp.data = a->f;
-    else *(int64_t *)tmp.data = a->i;
+    if (tmp.dtype == ZSQ_F32)
+      *(float *)tmp.data = a->f;
+    else
+      *(int64_t *)tmp.data = a->i;
   } else if (strcmp(an, "value_floats") == 0 || strcmp(an, "value_ints") == 0) {
     int is_f = an[6] == 'f';
     size_t cnt = is_f ? a->n_floats : a->n_ints;
@@ -300,11 +319,14 @@ static zsq_status import_constant_node(import_ctx *c) {
     tmp.dtype = is_f ? ZSQ_F32 : ZSQ_I64;
     tmp.data = zsq_aligned_alloc(cnt * 8 + 8);
     if (tmp.data == NULL) return zsq_fail(c->err, ZSQ_ERR_NOMEM, "out of memory");
-    if (is_f) memcpy(tmp.data, a->floats, cnt * sizeof(float));
-    else memcpy(tmp.data, a->ints, cnt * sizeof(int64_t));
+    if (is_f)
+      memcpy(tmp.data, a->floats, cnt * sizeof(float));
+    else
+      memcpy(tmp.data, a->ints, cnt * sizeof(int64_t));
   } else {
-    return zsq_fail(c->err, ZSQ_ERR_UNSUPPORTED, "node '%s' (Constant, opset %d): attribute '%s' not supported",
-                    c->node_name, c->opset, an);
+    return zsq_fail(c->err, ZSQ_ERR_UNSUPPORTED,
+                    "node '%s' (Constant, opset %d): attribute '%s' not supported", c->node_name,
+                    c->opset, an);
   }
   int t = tensor_ref(c, np->output[0]);
   if (t < 0) {
@@ -333,10 +355,12 @@ static zsq_status import_node(import_ctx *c, size_t index) {
     snprintf(gen, sizeof gen, "node%zu", index);
     c->node_name = gen;
   }
-  if (np->op_type == NULL) return zsq_fail(c->err, ZSQ_ERR_FORMAT, "node '%s' has no op_type", c->node_name);
+  if (np->op_type == NULL)
+    return zsq_fail(c->err, ZSQ_ERR_FORMAT, "node '%s' has no op_type", c->node_name);
   if (np->domain && np->domain[0] && strcmp(np->domain, "ai.onnx") != 0) {
-    return zsq_fail(c->err, ZSQ_ERR_UNSUPPORTED, "node '%s': operator %s of domain '%s' is not supported",
-                    c->node_name, np->op_type, np->domain);
+    return zsq_fail(c->err, ZSQ_ERR_UNSUPPORTED,
+                    "node '%s': operator %s of domain '%s' is not supported", c->node_name,
+                    np->op_type, np->domain);
   }
   if (strcmp(np->op_type, "Constant") == 0) return import_constant_node(c);
   int op = op_from_name(np->op_type);
@@ -366,7 +390,8 @@ static zsq_status import_node(import_ctx *c, size_t index) {
     if (n.inputs[i] < 0) return zsq_fail(c->err, ZSQ_ERR_NOMEM, "out of memory");
   }
   if (n.inputs[0] < 0) {
-    return zsq_fail(c->err, ZSQ_ERR_FORMAT, "node '%s' (%s) has no data input", c->node_name, np->op_type);
+    return zsq_fail(c->err, ZSQ_ERR_FORMAT, "node '%s' (%s) has no data input", c->node_name,
+                    np->op_type);
   }
   n.n_outputs = (int)np->n_output;
   for (size_t i = 0; i < np->n_output; i++) {
@@ -391,28 +416,33 @@ static zsq_status import_graph_input(import_ctx *c, const Onnx__ValueInfoProto *
     return zsq_fail(c->err, ZSQ_ERR_UNSUPPORTED, "graph input '%s' is not a tensor", vi->name);
   }
   int32_t et = tp->tensor_type->elem_type;
-  if (et == ONNX__TENSOR_PROTO__DATA_TYPE__FLOAT) ten->dtype = ZSQ_F32;
-  else if (et == ONNX__TENSOR_PROTO__DATA_TYPE__INT64) ten->dtype = ZSQ_I64;
+  if (et == ONNX__TENSOR_PROTO__DATA_TYPE__FLOAT)
+    ten->dtype = ZSQ_F32;
+  else if (et == ONNX__TENSOR_PROTO__DATA_TYPE__INT64)
+    ten->dtype = ZSQ_I64;
   else {
-    return zsq_fail(c->err, ZSQ_ERR_UNSUPPORTED, "graph input '%s' has element type %d (zsq computes in FLOAT)",
-                    vi->name, et);
+    return zsq_fail(c->err, ZSQ_ERR_UNSUPPORTED,
+                    "graph input '%s' has element type %d (zsq computes in FLOAT)", vi->name, et);
   }
   const Onnx__TensorShapeProto *sh = tp->tensor_type->shape;
   if (sh != NULL) {
     if (sh->n_dim > ZSQ_MAX_RANK) {
-      return zsq_fail(c->err, ZSQ_ERR_UNSUPPORTED, "graph input '%s' has rank %zu", vi->name, sh->n_dim);
+      return zsq_fail(c->err, ZSQ_ERR_UNSUPPORTED, "graph input '%s' has rank %zu", vi->name,
+                      sh->n_dim);
     }
     ten->rank = (int)sh->n_dim;
     for (size_t i = 0; i < sh->n_dim; i++) {
       const Onnx__TensorShapeProto__Dimension *d = sh->dim[i];
-      ten->dims[i] = d->value_case == ONNX__TENSOR_SHAPE_PROTO__DIMENSION__VALUE_DIM_VALUE ? d->dim_value : -1;
+      ten->dims[i] =
+          d->value_case == ONNX__TENSOR_SHAPE_PROTO__DIMENSION__VALUE_DIM_VALUE ? d->dim_value : -1;
       if (ten->dims[i] < -1 || ten->dims[i] > ((int64_t)1 << 31)) {
         return zsq_fail(c->err, ZSQ_ERR_FORMAT, "graph input '%s' has an impossible dim", vi->name);
       }
     }
   }
   for (size_t i = 0; i < c->g->n_inputs; i++) {
-    if (c->g->inputs[i] == t) return zsq_fail(c->err, ZSQ_ERR_FORMAT, "graph input '%s' listed twice", vi->name);
+    if (c->g->inputs[i] == t)
+      return zsq_fail(c->err, ZSQ_ERR_FORMAT, "graph input '%s' listed twice", vi->name);
   }
   int *ins = realloc(c->g->inputs, (c->g->n_inputs + 1) * sizeof(int));
   if (ins == NULL) return zsq_fail(c->err, ZSQ_ERR_NOMEM, "out of memory");
@@ -426,12 +456,14 @@ static zsq_status import_model(const Onnx__ModelProto *mp, zsq_graph *g, zsq_err
   int opset = -1;
   for (size_t i = 0; i < mp->n_opset_import; i++) {
     const char *d = mp->opset_import[i]->domain;
-    if (d == NULL || d[0] == '\0' || strcmp(d, "ai.onnx") == 0) opset = (int)mp->opset_import[i]->version;
+    if (d == NULL || d[0] == '\0' || strcmp(d, "ai.onnx") == 0)
+      opset = (int)mp->opset_import[i]->version;
   }
   if (opset < 0) return zsq_fail(err, ZSQ_ERR_FORMAT, "the model declares no ai.onnx opset");
   if (opset < MIN_OPSET || opset > MAX_OPSET) {
-    return zsq_fail(err, ZSQ_ERR_UNSUPPORTED, "opset %d is not supported (zsq reads opsets %d to %d)",
-                    opset, MIN_OPSET, MAX_OPSET);
+    return zsq_fail(err, ZSQ_ERR_UNSUPPORTED,
+                    "opset %d is not supported (zsq reads opsets %d to %d)", opset, MIN_OPSET,
+                    MAX_OPSET);
   }
   c.opset = opset;
   g->opset = opset;
@@ -439,8 +471,10 @@ static zsq_status import_model(const Onnx__ModelProto *mp, zsq_graph *g, zsq_err
   if (gp == NULL) return zsq_fail(err, ZSQ_ERR_FORMAT, "the model has no graph");
   for (size_t i = 0; i < gp->n_initializer; i++) {
     const Onnx__TensorProto *tp = gp->initializer[i];
-    if (tp->name == NULL || tp->name[0] == '\0') return zsq_fail(err, ZSQ_ERR_FORMAT, "an initializer has no name");
-    if (zsq_graph_find(g, tp->name) >= 0) return zsq_fail(err, ZSQ_ERR_FORMAT, "initializer '%s' defined twice", tp->name);
+    if (tp->name == NULL || tp->name[0] == '\0')
+      return zsq_fail(err, ZSQ_ERR_FORMAT, "an initializer has no name");
+    if (zsq_graph_find(g, tp->name) >= 0)
+      return zsq_fail(err, ZSQ_ERR_FORMAT, "initializer '%s' defined twice", tp->name);
     int t = zsq_graph_add_tensor(g, tp->name);
     if (t < 0) return zsq_fail(err, ZSQ_ERR_NOMEM, "out of memory");
     ZSQ_TRY(zsq_onnx_decode_tensor(tp, &g->tensors[t], err));
@@ -457,7 +491,8 @@ static zsq_status import_model(const Onnx__ModelProto *mp, zsq_graph *g, zsq_err
   for (size_t i = 0; i < gp->n_output; i++) {
     const char *name = gp->output[i]->name;
     int t = name ? zsq_graph_find(g, name) : -1;
-    if (t < 0) return zsq_fail(err, ZSQ_ERR_FORMAT, "graph output '%s' is never computed", name ? name : "");
+    if (t < 0)
+      return zsq_fail(err, ZSQ_ERR_FORMAT, "graph output '%s' is never computed", name ? name : "");
     g->outputs[g->n_outputs++] = t;
   }
   g->meta = calloc(mp->n_metadata_props + 1, sizeof(zsq_meta));
@@ -467,7 +502,8 @@ static zsq_status import_model(const Onnx__ModelProto *mp, zsq_graph *g, zsq_err
     if (e->key == NULL || e->value == NULL) continue;
     g->meta[g->n_meta].key = strdup(e->key);
     g->meta[g->n_meta].value = strdup(e->value);
-    if (!g->meta[g->n_meta].key || !g->meta[g->n_meta].value) return zsq_fail(err, ZSQ_ERR_NOMEM, "out of memory");
+    if (!g->meta[g->n_meta].key || !g->meta[g->n_meta].value)
+      return zsq_fail(err, ZSQ_ERR_NOMEM, "out of memory");
     g->n_meta++;
   }
   return zsq_graph_finalize(g, err);
@@ -478,9 +514,10 @@ zsq_status zsq_onnx_import_buffer(const void *data, size_t size, zsq_graph **out
   if (size < 2) return zsq_fail(err, ZSQ_ERR_FORMAT, "the file is empty or too short to be ONNX");
   Onnx__ModelProto *mp = onnx__model_proto__unpack(NULL, size, data);
   if (mp == NULL) {
-    return zsq_fail(err, ZSQ_ERR_FORMAT,
-                    "not a valid ONNX model: the protobuf could not be decoded (truncated or corrupted "
-                    "file?)");
+    return zsq_fail(
+        err, ZSQ_ERR_FORMAT,
+        "not a valid ONNX model: the protobuf could not be decoded (truncated or corrupted "
+        "file?)");
   }
   if (mp->graph == NULL || mp->n_opset_import == 0) {
     onnx__model_proto__free_unpacked(mp, NULL);

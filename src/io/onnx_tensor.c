@@ -38,9 +38,9 @@ zsq_status zsq_read_file(const char *path, void **data, size_t *size, zsq_err *e
 }
 
 static const char *dtype_name(int32_t t) {
-  static const char *const names[] = {"UNDEFINED", "FLOAT", "UINT8",  "INT8",      "UINT16",
-                                      "INT16",     "INT32", "INT64",  "STRING",    "BOOL",
-                                      "FLOAT16",   "DOUBLE", "UINT32", "UINT64",   "COMPLEX64",
+  static const char *const names[] = {"UNDEFINED",  "FLOAT",   "UINT8",  "INT8",   "UINT16",
+                                      "INT16",      "INT32",   "INT64",  "STRING", "BOOL",
+                                      "FLOAT16",    "DOUBLE",  "UINT32", "UINT64", "COMPLEX64",
                                       "COMPLEX128", "BFLOAT16"};
   return (t >= 0 && t <= 16) ? names[t] : "unknown";
 }
@@ -83,8 +83,8 @@ zsq_status zsq_onnx_decode_tensor(const Onnx__TensorProto *tp, zsq_tensor *out, 
     esize = 4;
     typed_count = tp->n_int32_data;
   } else {
-    return zsq_fail(err, ZSQ_ERR_UNSUPPORTED, "tensor '%s' has data type %s (zsq computes in FLOAT)",
-                    name, dtype_name(dt));
+    return zsq_fail(err, ZSQ_ERR_UNSUPPORTED,
+                    "tensor '%s' has data type %s (zsq computes in FLOAT)", name, dtype_name(dt));
   }
   if (tp->has_raw_data) {
     if (tp->raw_data.len != n * esize) {
@@ -93,25 +93,31 @@ zsq_status zsq_onnx_decode_tensor(const Onnx__TensorProto *tp, zsq_tensor *out, 
                       name, n, n * esize, tp->raw_data.len);
     }
   } else if (typed_count != n) {
-    return zsq_fail(err, ZSQ_ERR_FORMAT, "tensor '%s' declares %zu elements but holds %zu", name,
-                    n, typed_count);
+    return zsq_fail(err, ZSQ_ERR_FORMAT, "tensor '%s' declares %zu elements but holds %zu", name, n,
+                    typed_count);
   }
   size_t out_size = out->dtype == ZSQ_I64 ? 8 : 4;
   void *data = zsq_aligned_alloc(n * out_size);
   if (data == NULL) return zsq_fail(err, ZSQ_ERR_NOMEM, "out of memory for tensor '%s'", name);
   const uint8_t *raw = tp->raw_data.data;
   if (dt == ONNX__TENSOR_PROTO__DATA_TYPE__FLOAT) {
-    if (tp->has_raw_data) memcpy(data, raw, n * 4); /* little-endian host */
-    else memcpy(data, tp->float_data, n * 4);
+    if (tp->has_raw_data)
+      memcpy(data, raw, n * 4); /* little-endian host */
+    else
+      memcpy(data, tp->float_data, n * 4);
   } else if (dt == ONNX__TENSOR_PROTO__DATA_TYPE__INT64) {
-    if (tp->has_raw_data) memcpy(data, raw, n * 8);
-    else memcpy(data, tp->int64_data, n * 8);
+    if (tp->has_raw_data)
+      memcpy(data, raw, n * 8);
+    else
+      memcpy(data, tp->int64_data, n * 8);
   } else {
     int64_t *d = data;
     for (size_t i = 0; i < n; i++) {
       int32_t v;
-      if (tp->has_raw_data) memcpy(&v, raw + 4 * i, 4);
-      else v = tp->int32_data[i];
+      if (tp->has_raw_data)
+        memcpy(&v, raw + 4 * i, 4);
+      else
+        v = tp->int32_data[i];
       d[i] = v;
     }
   }
