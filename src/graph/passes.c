@@ -137,3 +137,33 @@ zsq_status zsq_graph_fuse_activations(zsq_graph *g, zsq_err *err) {
   }
   return zsq_graph_finalize(g, err);
 }
+
+zsq_status zsq_graph_fold_constant_identities(zsq_graph *g, zsq_err *err) {
+  size_t w = 0;
+  for (size_t i = 0; i < g->n_nodes; i++) {
+    zsq_node *n = &g->nodes[i];
+    int src = n->inputs[0];
+    if (n->op != ZSQ_OP_IDENTITY || src < 0 || !g->tensors[src].is_const) {
+      g->nodes[w++] = *n;
+      continue;
+    }
+    const zsq_tensor *s = &g->tensors[src];
+    zsq_tensor *d = &g->tensors[n->outputs[0]];
+    size_t bytes = (size_t)zsq_tensor_numel(s) * (s->dtype == ZSQ_I64 ? 8 : 4);
+    void *copy = zsq_aligned_alloc(bytes);
+    if (copy == NULL) return zsq_fail(err, ZSQ_ERR_NOMEM, "out of memory");
+    memcpy(copy, s->data, bytes);
+    if (d->is_const) {
+      zsq_aligned_free(copy);
+      return zsq_fail(err, ZSQ_ERR_FORMAT, "tensor '%s' is defined twice", d->name);
+    }
+    d->is_const = 1;
+    d->dtype = s->dtype;
+    d->rank = s->rank;
+    memcpy(d->dims, s->dims, sizeof d->dims);
+    d->data = copy;
+    free(n->name);
+  }
+  g->n_nodes = w;
+  return ZSQ_OK;
+}

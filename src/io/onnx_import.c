@@ -7,6 +7,7 @@
 #include <string.h>
 
 #include "core/alloc.h"
+#include "graph/passes.h"
 #include "io/onnx_tensor.h"
 
 #define MIN_OPSET 6
@@ -506,6 +507,8 @@ static zsq_status import_model(const Onnx__ModelProto *mp, zsq_graph *g, zsq_err
       return zsq_fail(err, ZSQ_ERR_NOMEM, "out of memory");
     g->n_meta++;
   }
+  ZSQ_TRY(zsq_graph_finalize(g, err));
+  ZSQ_TRY(zsq_graph_fold_constant_identities(g, err));
   return zsq_graph_finalize(g, err);
 }
 

@@ -1,0 +1,81 @@
+#!/usr/bin/env bash
+# test_cli.sh — the zsq program's contract: exit codes, messages, stdout/stderr split, JSON output.
+# usage: test_cli.sh ZSQ_BINARY SOURCE_DIR
+set -uo pipefail
+zsq=$1
+src=$2
+model=$src/models/resnet20.onnx
+tmp=$(mktemp -d)
+trap 'rm -rf "$tmp"' EXIT
+pass=0
+fail=0
+
+# expect CODE PATTERN -- ARGS...: runs zsq ARGS, checks the exit code and that stdout+stderr match PATTERN.
+expect() {
+  local code=$1 pattern=$2
+  shift 3
+  "$zsq" "$@" >"$tmp/out" 2>"$tmp/err"
+  local rc=$?
+  if [[ $rc -ne $code ]] || ! cat "$tmp/out" "$tmp/err" | grep -Eq -- "$pattern"; then
+    echo "FAIL: zsq $* -> exit $rc (want $code), output:"
+    sed 's/^/    /' "$tmp/out" "$tmp/err" | head -20
+    fail=$((fail + 1))
+  else
+    pass=$((pass + 1))
+  fi
+}
+
+expect 0 '^zsq [0-9]+\.[0-9]+\.[0-9]+' -- --version
+expect 0 'usage: zsq' -- --help
+expect 2 'usage: zsq' --
+expect 2 "unknown command 'frobnicate'" -- frobnicate
+expect 2 "'synth' is not implemented" -- synth
+expect 0 'usage: zsq inspect' -- inspect --help
+expect 2 'usage: zsq inspect' -- inspect
+expect 0 '^isa: (avx512vnni|avx2|scalar|neon|neon-dot)' -- inspect --isa
+expect 3 'cannot open' -- inspect /nonexistent/model.onnx
+expect 2 "unknown option '--bogus'" -- inspect "$model" --bogus
+expect 0 'BatchNorm layers \([1-9][0-9]*\)' -- inspect "$model"
+expect 0 'MACs per image' -- inspect "$model"
+
+head -c 3000 "$model" >"$tmp/truncated.onnx"
+expect 3 'truncated' -- inspect "$tmp/truncated.onnx"
+printf 'not a model at all' >"$tmp/text.onnx"
+expect 3 'not a valid ONNX model' -- inspect "$tmp/text.onnx"
+
+"$zsq" inspect "$model" --format json >"$tmp/inspect.json" 2>/dev/null
+if /usr/bin/python3 -c "import json,sys; d=json.load(open(sys.argv[1])); assert d['macs'] > 0 and len(d['layers']) > 10" "$tmp/inspect.json"; then
+  pass=$((pass + 1))
+else
+  echo "FAIL: inspect --format json is not the expected JSON"
+  fail=$((fail + 1))
+fi
+
+expect 2 'no model given' -- eval
+expect 2 '--data fmnist is required' -- eval "$model"
+expect 2 "only 'fmnist'" -- eval "$model" --data imagenet
+expect 2 '--limit expects an integer' -- eval "$model" --data fmnist --limit 12x
+expect 2 '--limit expects an integer' -- eval "$model" --data fmnist --limit 0
+expect 3 'dataset-fashion-mnist' -- eval "$model" --data fmnist --data-dir /nonexistent
+expect 2 'normalisation mean' -- eval "$model" --data fmnist --mean 0.1,abc --std 0.3
+expect 0 'top-1 [0-9.]+ % \([0-9]+/200\)' -- eval "$model" --data fmnist --limit 200
+
+# A model without normalisation metadata: eval must say which flags it needs.
+/usr/bin/python3 -c "
+import onnx, sys
+m = onnx.load(sys.argv[1]); del m.metadata_props[:]; onnx.save(m, sys.argv[2])" "$model" "$tmp/nometa.onnx"
+expect 2 'pass --mean M --std S' -- eval "$tmp/nometa.onnx" --data fmnist --limit 10
+expect 0 '\(10/10\)|\([0-9]/10\)' -- eval "$tmp/nometa.onnx" --data fmnist --limit 10 --mean 0.2860 --std 0.3530
+
+# Results on stdout, progress on stderr; JSON parses.
+"$zsq" eval "$model" --data fmnist --limit 300 --format json >"$tmp/eval.json" 2>"$tmp/eval.err"
+if /usr/bin/python3 -c "import json,sys; d=json.load(open(sys.argv[1])); assert d['images'] == 300 and 0 <= d['correct'] <= 300" "$tmp/eval.json" &&
+  grep -q 'eval:' "$tmp/eval.err"; then
+  pass=$((pass + 1))
+else
+  echo "FAIL: eval --format json / progress on stderr"
+  fail=$((fail + 1))
+fi
+
+echo "$pass passed, $fail failed"
+[[ $fail -eq 0 ]]
