@@ -25,6 +25,12 @@ class Pb {
     return *this;
   }
   Pb &msg(int field, const Pb &m) { return bytes(field, m.s_); }
+  // Tag and length of a length-delimited field whose payload the caller writes itself.
+  Pb &header(int field, uint64_t len) {
+    tag(field, 2);
+    put_varint(len);
+    return *this;
+  }
   Pb &f32(int field, float v) {
     tag(field, 5);
     char b[4];

@@ -234,6 +234,27 @@ TEST(OnnxImportErrors, UnsupportedOpsetAndDtype) {
   expect_error(d.bytes(), ZSQ_ERR_UNSUPPORTED, "'x'");
 }
 
+// Subgraphs nested through attributes 60k levels deep: protobuf-c alone would overflow the stack.
+// Built back to front (reversed bytes) so the test stays linear in the file size.
+TEST(OnnxImportErrors, DeeplyNestedMessages) {
+  std::string rev;
+  size_t payload = 0;  // bytes of the current innermost-to-here message
+  auto wrap = [&](int field) {
+    std::string head = Pb().header(field, payload).str();
+    rev.append(head.rbegin(), head.rend());
+    payload += head.size();
+  };
+  for (int i = 0; i < 20000; i++) {
+    wrap(6);  // AttributeProto.g
+    wrap(5);  // NodeProto.attribute
+    wrap(1);  // GraphProto.node
+  }
+  wrap(7);  // ModelProto.graph
+  std::string model(rev.rbegin(), rev.rend());
+  model = Pb().varint(1, 8).msg(8, Pb().bytes(1, "").varint(2, 13)).str() + model;
+  expect_error(model, ZSQ_ERR_FORMAT, "nest");
+}
+
 TEST(OnnxImportErrors, MissingFile) {
   zsq_model *m;
   zsq_model_create(&m);

@@ -138,7 +138,7 @@ zsq_graph *zsq_graph_clone(const zsq_graph *g) {
     c->n_nodes++;
     if (c->nodes[i].name == NULL) goto fail;
   }
-  memcpy(c->inputs, g->inputs, g->n_inputs * sizeof(int));
+  if (g->n_inputs) memcpy(c->inputs, g->inputs, g->n_inputs * sizeof(int));
   memcpy(c->outputs, g->outputs, g->n_outputs * sizeof(int));
   c->n_inputs = g->n_inputs;
   c->n_outputs = g->n_outputs;
@@ -237,7 +237,7 @@ zsq_status zsq_graph_finalize(zsq_graph *g, zsq_err *err) {
     }
   } else {
     for (size_t i = 0; i < nn; i++) sorted[i] = g->nodes[order[i]];
-    memcpy(g->nodes, sorted, nn * sizeof(zsq_node));
+    if (nn > 0) memcpy(g->nodes, sorted, nn * sizeof(zsq_node));
     for (size_t i = 0; i < nn; i++) {
       for (int o = 0; o < g->nodes[i].n_outputs; o++)
         g->tensors[g->nodes[i].outputs[o]].producer = (int)i;
@@ -266,7 +266,7 @@ zsq_status zsq_graph_bind_constant(zsq_graph *g, const char *name, zsq_dtype dty
   t->data = copy;
   t->dtype = dtype;
   t->rank = rank;
-  memcpy(t->dims, dims, (size_t)rank * sizeof(int64_t));
+  if (rank > 0) memcpy(t->dims, dims, (size_t)rank * sizeof(int64_t));
   t->is_const = 1;
   size_t w = 0;
   for (size_t i = 0; i < g->n_inputs; i++) {

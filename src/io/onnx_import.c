@@ -8,6 +8,7 @@
 
 #include "core/alloc.h"
 #include "graph/passes.h"
+#include "io/pb_guard.h"
 #include "io/onnx_tensor.h"
 
 #define MIN_OPSET 6
@@ -515,6 +516,11 @@ static zsq_status import_model(const Onnx__ModelProto *mp, zsq_graph *g, zsq_err
 zsq_status zsq_onnx_import_buffer(const void *data, size_t size, zsq_graph **out, zsq_err *err) {
   *out = NULL;
   if (size < 2) return zsq_fail(err, ZSQ_ERR_FORMAT, "the file is empty or too short to be ONNX");
+  if (!zsq_pb_depth_ok(data, size, ZSQ_PB_MAX_DEPTH)) {
+    return zsq_fail(err, ZSQ_ERR_FORMAT,
+                    "not a usable ONNX model: messages nest deeper than %d levels",
+                    ZSQ_PB_MAX_DEPTH);
+  }
   Onnx__ModelProto *mp = onnx__model_proto__unpack(NULL, size, data);
   if (mp == NULL) {
     return zsq_fail(

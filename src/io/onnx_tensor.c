@@ -7,6 +7,7 @@
 #include <string.h>
 
 #include "core/alloc.h"
+#include "io/pb_guard.h"
 
 zsq_status zsq_read_file(const char *path, void **data, size_t *size, zsq_err *err) {
   FILE *f = fopen(path, "rb");
@@ -100,6 +101,10 @@ zsq_status zsq_onnx_decode_tensor(const Onnx__TensorProto *tp, zsq_tensor *out, 
   void *data = zsq_aligned_alloc(n * out_size);
   if (data == NULL) return zsq_fail(err, ZSQ_ERR_NOMEM, "out of memory for tensor '%s'", name);
   const uint8_t *raw = tp->raw_data.data;
+  if (n == 0) {
+    out->data = data;
+    return ZSQ_OK;
+  }
   if (dt == ONNX__TENSOR_PROTO__DATA_TYPE__FLOAT) {
     if (tp->has_raw_data)
       memcpy(data, raw, n * 4); /* little-endian host */
@@ -129,7 +134,9 @@ zsq_status zsq_onnx_read_tensor_file(const char *path, zsq_tensor *out, zsq_err 
   void *buf;
   size_t size;
   ZSQ_TRY(zsq_read_file(path, &buf, &size, err));
-  Onnx__TensorProto *tp = onnx__tensor_proto__unpack(NULL, size, buf);
+  Onnx__TensorProto *tp = zsq_pb_depth_ok(buf, size, ZSQ_PB_MAX_DEPTH)
+                              ? onnx__tensor_proto__unpack(NULL, size, buf)
+                              : NULL;
   free(buf);
   if (tp == NULL) return zsq_fail(err, ZSQ_ERR_FORMAT, "'%s' is not a valid TensorProto", path);
   zsq_status st = zsq_onnx_decode_tensor(tp, out, err);
