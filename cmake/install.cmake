@@ -15,5 +15,7 @@ write_basic_package_version_file("${CMAKE_CURRENT_BINARY_DIR}/zsqConfigVersion.c
 install(FILES "${CMAKE_CURRENT_BINARY_DIR}/zsqConfig.cmake"
               "${CMAKE_CURRENT_BINARY_DIR}/zsqConfigVersion.cmake"
         DESTINATION ${CMAKE_INSTALL_LIBDIR}/cmake/zsq)
+# The .pc file locates the prefix relative to itself, so `cmake --install --prefix` works too.
+file(RELATIVE_PATH ZSQ_PC_TO_PREFIX "/prefix/${CMAKE_INSTALL_LIBDIR}/pkgconfig" "/prefix")
 configure_file(cmake/zsq.pc.in "${CMAKE_CURRENT_BINARY_DIR}/zsq.pc" @ONLY)
 install(FILES "${CMAKE_CURRENT_BINARY_DIR}/zsq.pc" DESTINATION ${CMAKE_INSTALL_LIBDIR}/pkgconfig)
