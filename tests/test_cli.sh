@@ -31,6 +31,9 @@ expect 2 'usage: zsq' --
 expect 2 "unknown command 'frobnicate'" -- frobnicate
 expect 2 "'synth' is not implemented" -- synth
 expect 0 'usage: zsq inspect' -- inspect --help
+expect 0 '^zsq [0-9]' -- inspect --version
+expect 0 '^zsq [0-9]' -- eval --version
+expect 0 'usage: zsq eval' -- eval --help
 expect 2 'usage: zsq inspect' -- inspect
 expect 0 '^isa: (avx512vnni|avx2|scalar|neon|neon-dot)' -- inspect --isa
 expect 3 'cannot open' -- inspect /nonexistent/model.onnx
