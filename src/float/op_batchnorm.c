@@ -65,6 +65,27 @@ static void bn_forward(zsq_fnode *n, zsq_fplan *p) {
   }
 }
 
+static void bn_backward(zsq_fnode *n, zsq_fplan *p, const float *gy, float *const *gx) {
+  (void)p;
+  const bn_state *s = n->state;
+  float *g = gx[0];
+  if (g == NULL) return;
+  const int64_t c = s->channels;
+  if (zsq_value_is_nhwc(n->in[0])) {
+    const int64_t pixels = s->outer * s->inner;
+    for (int64_t px = 0; px < pixels; px++) {
+      for (int64_t i = 0; i < c; i++) g[px * c + i] += gy[px * c + i] * s->scale[i];
+    }
+    return;
+  }
+  for (int64_t o = 0; o < s->outer; o++) {
+    for (int64_t i = 0; i < c; i++) {
+      for (int64_t k = 0; k < s->inner; k++)
+        g[(o * c + i) * s->inner + k] += gy[(o * c + i) * s->inner + k] * s->scale[i];
+    }
+  }
+}
+
 static void bn_release(zsq_fnode *n) {
   bn_state *s = n->state;
   if (s == NULL) return;
@@ -74,4 +95,4 @@ static void bn_release(zsq_fnode *n) {
   n->state = NULL;
 }
 
-const zsq_fop zsq_fop_batchnorm = {bn_prepare, NULL, bn_forward, bn_release};
+const zsq_fop zsq_fop_batchnorm = {bn_prepare, NULL, bn_forward, bn_release, bn_backward};

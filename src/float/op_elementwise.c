@@ -72,9 +72,27 @@ static void release_state(zsq_fnode *n) {
   n->state = NULL;
 }
 
-const zsq_fop zsq_fop_relu = {unary_prepare, NULL, clamp_forward, release_state};
-const zsq_fop zsq_fop_clip = {unary_prepare, NULL, clamp_forward, release_state};
-const zsq_fop zsq_fop_identity = {unary_prepare, NULL, identity_forward, release_state};
+/* d clamp(x)/dx = 1 strictly inside (lo, hi), else 0 (PyTorch's hardtanh/relu convention). */
+static void clamp_backward(zsq_fnode *n, zsq_fplan *p, const float *gy, float *const *gx) {
+  (void)p;
+  const clamp_state *s = n->state;
+  const float *x = n->in[0]->data;
+  float *g = gx[0];
+  if (g == NULL) return;
+  for (size_t i = 0; i < n->out[0]->numel; i++)
+    g[i] += (x[i] > s->lo && x[i] < s->hi) ? gy[i] : 0.0f;
+}
+
+static void identity_backward(zsq_fnode *n, zsq_fplan *p, const float *gy, float *const *gx) {
+  (void)p;
+  if (gx[0] == NULL) return;
+  for (size_t i = 0; i < n->out[0]->numel; i++) gx[0][i] += gy[i];
+}
+
+const zsq_fop zsq_fop_relu = {unary_prepare, NULL, clamp_forward, release_state, clamp_backward};
+const zsq_fop zsq_fop_clip = {unary_prepare, NULL, clamp_forward, release_state, clamp_backward};
+const zsq_fop zsq_fop_identity = {unary_prepare, NULL, identity_forward, release_state,
+                                  identity_backward};
 
 /* ---- binary with broadcasting ---------------------------------------------------------- */
 
@@ -146,8 +164,35 @@ static zsq_status binary_prepare(zsq_fnode *n, zsq_fplan *p, zsq_err *err) {
   return ZSQ_OK;
 }
 
-static inline float apply(int is_mul, float x, float z) {
-  return is_mul ? x * z : x + z;
+/* Walks the output in physical order with each input's matching offset; calls f per element. */
+#define BINARY_WALK(s, BODY)                                                      \
+  do {                                                                            \
+    const int r_ = (s)->rank;                                                     \
+    int64_t idx_[ZSQ_MAX_RANK] = {0};                                             \
+    const int64_t inner_ = r_ ? (s)->dims[r_ - 1] : 1;                            \
+    const int64_t ia_ = r_ ? (s)->sa[r_ - 1] : 0, ib_ = r_ ? (s)->sb[r_ - 1] : 0; \
+    size_t oa = 0, ob = 0, oy = 0;                                                \
+    for (;;) {                                                                    \
+      for (int64_t i_ = 0; i_ < inner_; i_++, oy++) {                             \
+        const size_t ea = oa + (size_t)(i_ * ia_), eb = ob + (size_t)(i_ * ib_);  \
+        BODY;                                                                     \
+      }                                                                           \
+      int k_ = r_ - 2;                                                            \
+      for (; k_ >= 0; k_--) {                                                     \
+        oa += (s)->sa[k_];                                                        \
+        ob += (s)->sb[k_];                                                        \
+        if (++idx_[k_] < (s)->dims[k_]) break;                                    \
+        oa -= (s)->sa[k_] * (s)->dims[k_];                                        \
+        ob -= (s)->sb[k_] * (s)->dims[k_];                                        \
+        idx_[k_] = 0;                                                             \
+      }                                                                           \
+      if (k_ < 0) break;                                                          \
+    }                                                                             \
+  } while (0)
+
+static inline float clampf(float v, float lo, float hi) {
+  v = v < lo ? lo : v;
+  return v > hi ? hi : v;
 }
 
 static void binary_run(zsq_fnode *n, int is_mul) {
@@ -155,40 +200,13 @@ static void binary_run(zsq_fnode *n, int is_mul) {
   const float *a = n->in[0]->data, *b = n->in[1]->data;
   float *y = n->out[0]->data;
   const float lo = s->lo, hi = s->hi;
-  if (s->same) {
-    for (size_t i = 0; i < n->out[0]->numel; i++) {
-      float v = apply(is_mul, a[i], b[i]);
-      v = v < lo ? lo : v;
-      y[i] = v > hi ? hi : v;
-    }
-    return;
-  }
   if (n->out[0]->numel == 0) return;
-  int r = s->rank;
-  if (r == 0) {
-    y[0] = fminf(fmaxf(apply(is_mul, a[0], b[0]), lo), hi);
+  if (s->same) {
+    for (size_t i = 0; i < n->out[0]->numel; i++)
+      y[i] = clampf(is_mul ? a[i] * b[i] : a[i] + b[i], lo, hi);
     return;
   }
-  int64_t idx[ZSQ_MAX_RANK] = {0};
-  int64_t inner = s->dims[r - 1], ia = s->sa[r - 1], ib = s->sb[r - 1];
-  size_t oa = 0, ob = 0, oy = 0;
-  for (;;) {
-    for (int64_t i = 0; i < inner; i++) {
-      float v = apply(is_mul, a[oa + i * ia], b[ob + i * ib]);
-      v = v < lo ? lo : v;
-      y[oy++] = v > hi ? hi : v;
-    }
-    int k = r - 2;
-    for (; k >= 0; k--) {
-      oa += s->sa[k];
-      ob += s->sb[k];
-      if (++idx[k] < s->dims[k]) break;
-      oa -= s->sa[k] * s->dims[k];
-      ob -= s->sb[k] * s->dims[k];
-      idx[k] = 0;
-    }
-    if (k < 0) return;
-  }
+  BINARY_WALK(s, y[oy] = clampf(is_mul ? a[ea] * b[eb] : a[ea] + b[eb], lo, hi));
 }
 
 static void add_forward(zsq_fnode *n, zsq_fplan *p) {
@@ -201,5 +219,31 @@ static void mul_forward(zsq_fnode *n, zsq_fplan *p) {
   binary_run(n, 1);
 }
 
-const zsq_fop zsq_fop_add = {binary_prepare, NULL, add_forward, release_state};
-const zsq_fop zsq_fop_mul = {binary_prepare, NULL, mul_forward, release_state};
+/* Gradients reduce over broadcast dims (stride-0 offsets accumulate). A fused clamp passes the
+ * gradient only where the output is strictly inside it. */
+static void binary_backward(zsq_fnode *n, int is_mul, const float *gy, float *const *gx) {
+  const binary_state *s = n->state;
+  const float *a = n->in[0]->data, *b = n->in[1]->data, *y = n->out[0]->data;
+  float *ga = gx[0], *gb = gx[1];
+  const float lo = s->lo, hi = s->hi;
+  if (n->out[0]->numel == 0) return;
+  BINARY_WALK(s, {
+    const float g =
+        (y[oy] > lo && y[oy] < hi) || (lo == -INFINITY && hi == INFINITY) ? gy[oy] : 0.0f;
+    if (ga) ga[ea] += is_mul ? g * b[eb] : g;
+    if (gb) gb[eb] += is_mul ? g * a[ea] : g;
+  });
+}
+
+static void add_backward(zsq_fnode *n, zsq_fplan *p, const float *gy, float *const *gx) {
+  (void)p;
+  binary_backward(n, 0, gy, gx);
+}
+
+static void mul_backward(zsq_fnode *n, zsq_fplan *p, const float *gy, float *const *gx) {
+  (void)p;
+  binary_backward(n, 1, gy, gx);
+}
+
+const zsq_fop zsq_fop_add = {binary_prepare, NULL, add_forward, release_state, add_backward};
+const zsq_fop zsq_fop_mul = {binary_prepare, NULL, mul_forward, release_state, mul_backward};

@@ -38,6 +38,19 @@ static void relayout_forward(zsq_fnode *n, zsq_fplan *p) {
   zsq_value_from_logical(n->out[0], s->tmp);
 }
 
+/* The gradient keeps the logical order too: through logical order, added into the input. */
+static void relayout_backward(zsq_fnode *n, zsq_fplan *p, const float *gy, float *const *gx) {
+  (void)p;
+  relayout_state *s = n->state;
+  if (gx[0] == NULL) return;
+  if (s->tmp == NULL) {
+    for (size_t i = 0; i < n->out[0]->numel; i++) gx[0][i] += gy[i];
+    return;
+  }
+  zsq_layout_to_logical(n->out[0], gy, s->tmp);
+  zsq_layout_add_logical(n->in[0], gx[0], s->tmp);
+}
+
 static void relayout_release(zsq_fnode *n) {
   relayout_state *s = n->state;
   if (s == NULL) return;
@@ -106,8 +119,10 @@ static zsq_status reshape_prepare(zsq_fnode *n, zsq_fplan *p, zsq_err *err) {
   return relayout_finish(n, err);
 }
 
-const zsq_fop zsq_fop_flatten = {flatten_prepare, NULL, relayout_forward, relayout_release};
-const zsq_fop zsq_fop_reshape = {reshape_prepare, NULL, relayout_forward, relayout_release};
+const zsq_fop zsq_fop_flatten = {flatten_prepare, NULL, relayout_forward, relayout_release,
+                                 relayout_backward};
+const zsq_fop zsq_fop_reshape = {reshape_prepare, NULL, relayout_forward, relayout_release,
+                                 relayout_backward};
 
 /* ---- Concat ---------------------------------------------------------------------------- */
 
@@ -169,6 +184,28 @@ static void concat_forward(zsq_fnode *n, zsq_fplan *p) {
   zsq_value_from_logical(y, s->out_tmp);
 }
 
+static void concat_backward(zsq_fnode *n, zsq_fplan *p, const float *gy, float *const *gx) {
+  (void)p;
+  concat_state *s = n->state;
+  zsq_value *y = n->out[0];
+  const int64_t outer = zsq_dims_product(y->dims, (int)s->axis);
+  const int64_t inner = zsq_dims_product(y->dims + s->axis + 1, y->rank - (int)s->axis - 1);
+  const int64_t y_row = y->dims[s->axis] * inner;
+  zsq_layout_to_logical(y, gy, s->out_tmp);
+  int64_t off = 0;
+  for (int k = 0; k < n->n_inputs; k++) {
+    const zsq_value *x = n->in[k];
+    const int64_t x_row = x->dims[s->axis] * inner;
+    if (gx[k] != NULL) {
+      for (int64_t o = 0; o < outer; o++) {
+        memcpy(s->in_tmp + o * x_row, s->out_tmp + o * y_row + off, (size_t)x_row * sizeof(float));
+      }
+      zsq_layout_add_logical(x, gx[k], s->in_tmp);
+    }
+    off += x_row;
+  }
+}
+
 static void concat_release(zsq_fnode *n) {
   concat_state *s = n->state;
   if (s == NULL) return;
@@ -178,4 +215,5 @@ static void concat_release(zsq_fnode *n) {
   n->state = NULL;
 }
 
-const zsq_fop zsq_fop_concat = {concat_prepare, NULL, concat_forward, concat_release};
+const zsq_fop zsq_fop_concat = {concat_prepare, NULL, concat_forward, concat_release,
+                                concat_backward};

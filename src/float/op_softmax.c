@@ -7,7 +7,7 @@
 
 typedef struct softmax_state {
   int64_t outer, len, inner; /* logical view: outer × len × inner, normalised over len */
-  float *tmp;
+  float *tmp, *gtmp;
 } softmax_state;
 
 static zsq_status softmax_prepare(zsq_fnode *n, zsq_fplan *p, zsq_err *err) {
@@ -30,8 +30,10 @@ static zsq_status softmax_prepare(zsq_fnode *n, zsq_fplan *p, zsq_err *err) {
     s->len = zsq_dims_product(x->dims + axis, r - (int)axis);
     s->inner = 1;
   }
-  s->tmp = zsq_aligned_alloc((size_t)zsq_dims_product(x->dims, r) * sizeof(float) + 64);
-  if (s->tmp == NULL) return zsq_fail(err, ZSQ_ERR_NOMEM, "out of memory");
+  const size_t bytes = (size_t)zsq_dims_product(x->dims, r) * sizeof(float) + 64;
+  s->tmp = zsq_aligned_alloc(bytes);
+  s->gtmp = zsq_aligned_alloc(bytes);
+  if (s->tmp == NULL || s->gtmp == NULL) return zsq_fail(err, ZSQ_ERR_NOMEM, "out of memory");
   return ZSQ_OK;
 }
 
@@ -58,12 +60,36 @@ static void softmax_forward(zsq_fnode *n, zsq_fplan *p) {
   zsq_value_from_logical(n->out[0], t);
 }
 
+/* dx = y * (dy - sum(dy * y)) along the normalised axis. */
+static void softmax_backward(zsq_fnode *n, zsq_fplan *p, const float *gy, float *const *gx) {
+  (void)p;
+  softmax_state *s = n->state;
+  if (gx[0] == NULL) return;
+  float *y = s->tmp, *g = s->gtmp;
+  zsq_value_to_logical(n->out[0], y);
+  zsq_layout_to_logical(n->out[0], gy, g);
+  for (int64_t o = 0; o < s->outer; o++) {
+    for (int64_t i = 0; i < s->inner; i++) {
+      const int64_t base = o * s->len * s->inner + i;
+      float dot = 0.0f;
+      for (int64_t k = 0; k < s->len; k++) dot += g[base + k * s->inner] * y[base + k * s->inner];
+      for (int64_t k = 0; k < s->len; k++) {
+        const int64_t e = base + k * s->inner;
+        g[e] = y[e] * (g[e] - dot);
+      }
+    }
+  }
+  zsq_layout_add_logical(n->in[0], gx[0], g);
+}
+
 static void softmax_release(zsq_fnode *n) {
   softmax_state *s = n->state;
   if (s == NULL) return;
   zsq_aligned_free(s->tmp);
+  zsq_aligned_free(s->gtmp);
   free(s);
   n->state = NULL;
 }
 
-const zsq_fop zsq_fop_softmax = {softmax_prepare, NULL, softmax_forward, softmax_release};
+const zsq_fop zsq_fop_softmax = {softmax_prepare, NULL, softmax_forward, softmax_release,
+                                 softmax_backward};

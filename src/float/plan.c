@@ -22,13 +22,30 @@ zsq_status zsq_fnode_fail(const zsq_fnode *n, zsq_err *err, zsq_status st, const
                   n->node->opset, buf);
 }
 
-void zsq_value_to_logical(const zsq_value *v, float *dst) {
-  const float *src = v->data;
+void zsq_layout_to_logical(const zsq_value *v, const float *src, float *dst) {
   if (!zsq_value_is_nhwc(v)) {
     memcpy(dst, src, v->numel * sizeof(float));
     return;
   }
   zsq_nhwc_to_nchw(src, dst, v->dims[0], v->dims[1], v->dims[2] * v->dims[3]);
+}
+
+void zsq_value_to_logical(const zsq_value *v, float *dst) {
+  zsq_layout_to_logical(v, v->data, dst);
+}
+
+void zsq_layout_add_logical(const zsq_value *v, float *dst, const float *src) {
+  if (!zsq_value_is_nhwc(v)) {
+    for (size_t i = 0; i < v->numel; i++) dst[i] += src[i];
+    return;
+  }
+  const int64_t n = v->dims[0], c = v->dims[1], hw = v->dims[2] * v->dims[3];
+  for (int64_t b = 0; b < n; b++) {
+    for (int64_t ch = 0; ch < c; ch++) {
+      for (int64_t px = 0; px < hw; px++)
+        dst[(b * hw + px) * c + ch] += src[(b * c + ch) * hw + px];
+    }
+  }
 }
 
 void zsq_value_from_logical(zsq_value *v, const float *src) {
@@ -192,11 +209,15 @@ void zsq_fplan_destroy(zsq_fplan *p) {
   free(p);
 }
 
+void zsq_fplan_forward(zsq_fplan *p) {
+  for (size_t i = 0; i < p->n_nodes; i++) p->nodes[i].op->forward(&p->nodes[i], p);
+}
+
 void zsq_fplan_run(zsq_fplan *p, const void *const *inputs, void *const *outputs) {
   const zsq_graph *g = p->graph;
   for (size_t i = 0; i < g->n_inputs; i++)
     zsq_value_from_logical(&p->values[g->inputs[i]], inputs[i]);
-  for (size_t i = 0; i < p->n_nodes; i++) p->nodes[i].op->forward(&p->nodes[i], p);
+  zsq_fplan_forward(p);
   for (size_t i = 0; i < g->n_outputs; i++) {
     if (outputs[i] == NULL) continue;
     const zsq_value *v = &p->values[g->outputs[i]];

@@ -32,12 +32,15 @@ typedef struct zsq_fnode zsq_fnode;
 typedef struct zsq_fplan zsq_fplan;
 
 /* Operator implementation. prepare: check inputs, set output shapes, build state (weights are
- * constants by then). setup: bind buffer pointers (after allocation). forward: compute. */
+ * constants by then). setup: bind buffer pointers (after allocation). forward: compute.
+ * backward: given gy, the gradient of the first output (physical layout), ADD the gradient of
+ * each input k into gx[k] (NULL when input k needs none). It may read the forward values. */
 typedef struct zsq_fop {
   zsq_status (*prepare)(zsq_fnode *n, zsq_fplan *p, zsq_err *err);
   zsq_status (*setup)(zsq_fnode *n, zsq_fplan *p, zsq_err *err);
   void (*forward)(zsq_fnode *n, zsq_fplan *p);
   void (*release)(zsq_fnode *n);
+  void (*backward)(zsq_fnode *n, zsq_fplan *p, const float *gy, float *const *gx);
 } zsq_fop;
 
 struct zsq_fnode {
@@ -66,6 +69,10 @@ void zsq_fplan_destroy(zsq_fplan *p);
  * slot is skipped. */
 void zsq_fplan_run(zsq_fplan *p, const void *const *inputs, void *const *outputs);
 
+/* Runs the nodes only: inputs are already in their values (physical layout), e.g. written by a
+ * synthesis loop; outputs stay in their values. */
+void zsq_fplan_forward(zsq_fplan *p);
+
 /* The value of graph tensor t. */
 static inline zsq_value *zsq_fplan_value(zsq_fplan *p, int t) {
   return &p->values[t];
@@ -74,6 +81,10 @@ static inline zsq_value *zsq_fplan_value(zsq_fplan *p, int t) {
 /* Layout helpers: copy between a value's physical layout and logical row-major order. */
 void zsq_value_to_logical(const zsq_value *v, float *dst);
 void zsq_value_from_logical(zsq_value *v, const float *src);
+/* The same for any buffer laid out like `shape` (gradients): src physical -> dst logical, and
+ * dst physical += src logical. */
+void zsq_layout_to_logical(const zsq_value *shape, const float *src, float *dst);
+void zsq_layout_add_logical(const zsq_value *shape, float *dst, const float *src);
 
 /* Error helper naming the node. */
 zsq_status zsq_fnode_fail(const zsq_fnode *n, zsq_err *err, zsq_status st, const char *fmt, ...)

@@ -1,0 +1,80 @@
+/* grad.c — gradient buffers and the reverse sweep over a float plan. */
+#include "float/grad.h"
+
+#include <stdlib.h>
+#include <string.h>
+
+#include "core/alloc.h"
+
+struct zsq_fgrad {
+  zsq_fplan *plan;
+  float **buf; /* per graph tensor */
+};
+
+zsq_status zsq_fgrad_create(zsq_fplan *p, const int *wrt, size_t n_wrt, zsq_fgrad **out,
+                            zsq_err *err) {
+  *out = NULL;
+  const zsq_graph *gr = p->graph;
+  zsq_fgrad *g = calloc(1, sizeof *g);
+  if (g == NULL) return zsq_fail(err, ZSQ_ERR_NOMEM, "out of memory");
+  g->plan = p;
+  g->buf = calloc(gr->n_tensors + 1, sizeof(float *));
+  if (g->buf == NULL) {
+    free(g);
+    return zsq_fail(err, ZSQ_ERR_NOMEM, "out of memory");
+  }
+  for (size_t t = 0; t < gr->n_tensors; t++) {
+    const zsq_value *v = &p->values[t];
+    int want = !v->is_const && v->rank >= 0 && v->dtype == ZSQ_F32;
+    for (size_t i = 0; i < n_wrt; i++) want |= wrt[i] == (int)t;
+    if (!want) continue;
+    g->buf[t] = zsq_aligned_calloc(v->numel * sizeof(float) + 64);
+    if (g->buf[t] == NULL) {
+      zsq_fgrad_destroy(g);
+      return zsq_fail(err, ZSQ_ERR_NOMEM, "out of memory for gradients");
+    }
+  }
+  for (size_t i = 0; i < p->n_nodes; i++) {
+    const zsq_fnode *n = &p->nodes[i];
+    if (n->op->backward == NULL && g->buf[n->node->outputs[0]] != NULL) {
+      zsq_fgrad_destroy(g);
+      return zsq_fnode_fail(n, err, ZSQ_ERR_UNSUPPORTED, "no backward pass for this operator");
+    }
+  }
+  *out = g;
+  return ZSQ_OK;
+}
+
+void zsq_fgrad_destroy(zsq_fgrad *g) {
+  if (g == NULL) return;
+  for (size_t t = 0; t < g->plan->graph->n_tensors; t++) zsq_aligned_free(g->buf[t]);
+  free(g->buf);
+  free(g);
+}
+
+float *zsq_fgrad_of(zsq_fgrad *g, int t) {
+  return g->buf[t];
+}
+
+void zsq_fgrad_zero(zsq_fgrad *g) {
+  for (size_t t = 0; t < g->plan->graph->n_tensors; t++) {
+    if (g->buf[t]) memset(g->buf[t], 0, g->plan->values[t].numel * sizeof(float));
+  }
+}
+
+void zsq_fgrad_backward(zsq_fgrad *g) {
+  zsq_fplan *p = g->plan;
+  for (size_t i = p->n_nodes; i-- > 0;) {
+    zsq_fnode *n = &p->nodes[i];
+    const float *gy = g->buf[n->node->outputs[0]];
+    if (gy == NULL) continue;
+    float *gx[ZSQ_MAX_INPUTS] = {0};
+    int any = 0;
+    for (int k = 0; k < n->n_inputs; k++) {
+      int t = n->node->inputs[k];
+      gx[k] = t >= 0 ? g->buf[t] : NULL;
+      any |= gx[k] != NULL;
+    }
+    if (any) n->op->backward(n, p, gy, gx);
+  }
+}

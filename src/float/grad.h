@@ -1,0 +1,24 @@
+/* grad.h — reverse-mode gradients over a float plan: one gradient buffer per value that needs
+ * one, filled by the operators' backward functions in reverse topological order.
+ *
+ * Use: run the plan forward; zero the gradients; write dLoss/dOutput (and any hook gradient,
+ * e.g. a BatchNorm-statistics loss on a BN input) into zsq_fgrad_of(...); call backward. Because
+ * gradients add up, a gradient injected at any tensor before backward is propagated correctly. */
+#ifndef ZSQ_FLOAT_GRAD_H
+#define ZSQ_FLOAT_GRAD_H
+
+#include "float/plan.h"
+
+typedef struct zsq_fgrad zsq_fgrad;
+
+/* Gradients flow to every non-constant value and to the constants listed in wrt (e.g. weights).
+ * Fails with ZSQ_ERR_UNSUPPORTED naming the operator when one on the path has no backward. */
+zsq_status zsq_fgrad_create(zsq_fplan *p, const int *wrt, size_t n_wrt, zsq_fgrad **out,
+                            zsq_err *err);
+void zsq_fgrad_destroy(zsq_fgrad *g);
+/* Gradient buffer of graph tensor t (same physical layout as its value), or NULL. */
+float *zsq_fgrad_of(zsq_fgrad *g, int t);
+void zsq_fgrad_zero(zsq_fgrad *g);
+void zsq_fgrad_backward(zsq_fgrad *g);
+
+#endif

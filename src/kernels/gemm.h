@@ -1,0 +1,102 @@
+/* gemm.h — the qu8 × qc{8,4}w GEMM microkernel family: ukernel type, epilogue parameters, packing. */
+#ifndef ZSQ_KERNELS_GEMM_H
+#define ZSQ_KERNELS_GEMM_H
+
+#include <stddef.h>
+#include <stdint.h>
+
+/* Epilogue of docs/kernels.md, per output element (m, n) of one ukernel call:
+ *   t = acc[m][n] + bias[n] - (zw ? zw[n] * rowsum[m] : 0)          (int32)
+ *   v = fmaf((float) t, mult[n], offset[n])
+ *   q = (int32) floorf(min(max(v, qmin), qmax))                      (stored as uint8)
+ * Clamping before the floor equals clamping after it for integer qmin/qmax, and keeps the
+ * conversion defined when |v| >= 2^31. Arrays are indexed from the call's first column / row:
+ * an operator that tiles N or M offsets the pointers. 0 <= qmin <= qmax <= 255. */
+typedef struct zsq_gemm_requant_params {
+  const int32_t *bias;   /* [nc] zero-point corrections, see docs/kernels.md */
+  const float *mult;     /* [nc] */
+  const float *offset;   /* [nc] */
+  const int32_t *zw;     /* [nc] weight zero points, or NULL for symmetric weights */
+  const int32_t *rowsum; /* [mr] Σ_k a[m][k]; read only when zw != NULL */
+  int32_t qmin;
+  int32_t qmax;
+} zsq_gemm_requant_params;
+
+/* C[mr][nc] = requant(A[mr][kc] · W[nc][kc]ᵀ). mr <= MR; nc is any count (the ukernel walks
+ * NR-column blocks of the packed weights); kc >= 1 is the unpadded K. a_stride and c_stride are
+ * in bytes. A holds u8 codes of any width 2..8 bits (W4A4 = the qc4w kernel fed 4-bit codes);
+ * it is read only within [0, kc) of each row. kc <= 65536 keeps every int32 accumulator exact
+ * (255 * 128 * 65536 < 2^31, also for the x16-scaled 4-bit VNNI path). Pure: no allocation. */
+typedef void (*zsq_gemm_requant_ukernel_fn)(size_t mr, size_t nc, size_t kc, const uint8_t *a,
+                                            size_t a_stride, const void *w, uint8_t *c,
+                                            size_t c_stride, const zsq_gemm_requant_params *p);
+
+/* Packed weights, one layout for every ISA, parametrised by the tile (nr, kr):
+ * N is padded to a multiple of nr and K to a multiple of kr with zero codes, and blocks follow
+ *   for nb in N/nr:  for kb in K/kr:  block[nr][kr]            (8-bit: one int8 per code)
+ * A 4-bit block (nr even) stores nr*kr/2 bytes: byte j*kr + kk (j < nr/2) holds w[j][kk] in its
+ * low nibble and w[j + nr/2][kk] in its high nibble, two's complement. So one 64-byte
+ * zmm load of a 32x4 block gives columns 0..15 (low nibbles) and 16..31 (high nibbles). The
+ * 1x1c1 layout of the 8-bit scalar reference is plain row-major W[N][K]. */
+typedef struct zsq_qc8w_block_32x4 {
+  int8_t codes[32][4];
+} zsq_qc8w_block_32x4;
+typedef struct zsq_qc4w_block_32x4 {
+  uint8_t nibbles[16][4];
+} zsq_qc4w_block_32x4;
+typedef struct zsq_qc8w_block_16x2 {
+  int8_t codes[16][2];
+} zsq_qc8w_block_16x2;
+typedef struct zsq_qc4w_block_16x4 {
+  uint8_t nibbles[8][4];
+} zsq_qc4w_block_16x4;
+_Static_assert(sizeof(zsq_qc8w_block_32x4) == 128, "one VNNI W8 k-step: two zmm");
+_Static_assert(sizeof(zsq_qc4w_block_32x4) == 64, "one VNNI W4 k-step: one zmm");
+_Static_assert(sizeof(zsq_qc8w_block_16x2) == 32, "one AVX2 W8 k-step: two 16-byte loads");
+_Static_assert(sizeof(zsq_qc4w_block_16x4) == 32, "one AVX2 W4 k-step: one ymm");
+
+static inline size_t zsq_round_up(size_t x, size_t q) { return (x + q - 1) / q * q; }
+
+/* Bytes of packed weights for n x k codes of wbits (8 or 4) bits in (nr, kr) tiles. */
+size_t zsq_gemm_packed_size(size_t n, size_t k, size_t nr, size_t kr, int wbits);
+
+/* Packs w[n][k] (row stride w_stride elements; 4-bit codes in [-8, 7] stored one per int8)
+ * into out, which holds zsq_gemm_packed_size() bytes. Padding is written as zero codes. */
+void zsq_gemm_pack_qc8w(size_t n, size_t k, size_t nr, size_t kr, const int8_t *w, size_t w_stride,
+                        void *out);
+void zsq_gemm_pack_qc4w(size_t n, size_t k, size_t nr, size_t kr, const int8_t *w, size_t w_stride,
+                        void *out);
+
+/* Scalar references (the oracles; any host). */
+void zsq_qu8_qc8w_gemm_requant_ukernel_1x1c1__scalar(size_t mr, size_t nc, size_t kc,
+                                                     const uint8_t *a, size_t a_stride,
+                                                     const void *w, uint8_t *c, size_t c_stride,
+                                                     const zsq_gemm_requant_params *p);
+void zsq_qu8_qc4w_gemm_requant_ukernel_1x2c1__scalar(size_t mr, size_t nc, size_t kc,
+                                                     const uint8_t *a, size_t a_stride,
+                                                     const void *w, uint8_t *c, size_t c_stride,
+                                                     const zsq_gemm_requant_params *p);
+
+#if defined(__x86_64__) || defined(__i386__)
+/* Valid only where cpuinfo reports the ISA (see configs/gemm-config.h). */
+void zsq_qu8_qc8w_gemm_requant_ukernel_14x32c4__avx512vnni(size_t mr, size_t nc, size_t kc,
+                                                           const uint8_t *a, size_t a_stride,
+                                                           const void *w, uint8_t *c,
+                                                           size_t c_stride,
+                                                           const zsq_gemm_requant_params *p);
+void zsq_qu8_qc4w_gemm_requant_ukernel_14x32c4__avx512vnni(size_t mr, size_t nc, size_t kc,
+                                                           const uint8_t *a, size_t a_stride,
+                                                           const void *w, uint8_t *c,
+                                                           size_t c_stride,
+                                                           const zsq_gemm_requant_params *p);
+void zsq_qu8_qc8w_gemm_requant_ukernel_6x16c2__avx2(size_t mr, size_t nc, size_t kc,
+                                                    const uint8_t *a, size_t a_stride,
+                                                    const void *w, uint8_t *c, size_t c_stride,
+                                                    const zsq_gemm_requant_params *p);
+void zsq_qu8_qc4w_gemm_requant_ukernel_4x16c4__avx2(size_t mr, size_t nc, size_t kc,
+                                                    const uint8_t *a, size_t a_stride,
+                                                    const void *w, uint8_t *c, size_t c_stride,
+                                                    const zsq_gemm_requant_params *p);
+#endif
+
+#endif
