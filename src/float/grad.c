@@ -40,6 +40,13 @@ zsq_status zsq_fgrad_create(zsq_fplan *p, const int *wrt, size_t n_wrt, zsq_fgra
       zsq_fgrad_destroy(g);
       return zsq_fnode_fail(n, err, ZSQ_ERR_UNSUPPORTED, "no backward pass for this operator");
     }
+    if (n->op->prepare_backward != NULL) {
+      zsq_status st = n->op->prepare_backward((zsq_fnode *)n, p, err);
+      if (st != ZSQ_OK) {
+        zsq_fgrad_destroy(g);
+        return st;
+      }
+    }
   }
   *out = g;
   return ZSQ_OK;

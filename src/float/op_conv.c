@@ -6,13 +6,7 @@
 #include <xnnpack.h>
 
 #include "core/alloc.h"
-#include "float/layout.h"
-#include "float/ops.h"
-
-typedef struct conv_state {
-  xnn_operator_t op;
-  zsq_geom geom;
-} conv_state;
+#include "float/conv.h"
 
 static pthread_once_t xnn_once = PTHREAD_ONCE_INIT;
 static enum xnn_status xnn_init_status = xnn_status_uninitialized;
@@ -102,59 +96,18 @@ static void conv_forward(zsq_fnode *n, zsq_fplan *p) {
   xnn_run_operator(s->op, p->threadpool);
 }
 
-/* Reference backward (NHWC input, OHWI weights as stored): dX, dW and db by direct loops over
- * the forward's index space. gy is masked where a fused clamp was active. */
-static void conv_backward(zsq_fnode *n, zsq_fplan *p, const float *gy, float *const *gx) {
-  (void)p;
-  const conv_state *s = n->state;
-  const zsq_geom *g = &s->geom;
-  const zsq_value *xv = n->in[0], *wv = n->in[1];
-  const int64_t N = xv->dims[0], cin = xv->dims[1], cout = wv->dims[0],
-                group = n->node->a.conv.group;
-  const int64_t cig = cin / group, cog = cout / group;
-  const float *x = xv->data, *w = wv->data, *y = n->out[0]->data;
-  float *gxi = gx[0], *gw = gx[1], *gb = n->n_inputs > 2 ? gx[2] : NULL;
-  const float lo = n->node->act_min, hi = n->node->act_max;
-  const int clamped = lo != -INFINITY || hi != INFINITY;
-  for (int64_t b = 0; b < N; b++) {
-    for (int64_t oh = 0; oh < g->out_h; oh++) {
-      for (int64_t ow = 0; ow < g->out_w; ow++) {
-        const int64_t yo = ((b * g->out_h + oh) * g->out_w + ow) * cout;
-        for (int64_t kh = 0; kh < g->kh; kh++) {
-          const int64_t ih = oh * g->sh - g->pad_top + kh * g->dh;
-          if (ih < 0 || ih >= g->in_h) continue;
-          for (int64_t kw = 0; kw < g->kw; kw++) {
-            const int64_t iw = ow * g->sw - g->pad_left + kw * g->dw;
-            if (iw < 0 || iw >= g->in_w) continue;
-            const int64_t xo = ((b * g->in_h + ih) * g->in_w + iw) * cin;
-            for (int64_t co = 0; co < cout; co++) {
-              float gv = gy[yo + co];
-              if (clamped && !(y[yo + co] > lo && y[yo + co] < hi)) gv = 0.0f;
-              if (gv == 0.0f) continue;
-              const int64_t ci0 = (co / cog) * cig, wo = ((co * g->kh + kh) * g->kw + kw) * cig;
-              for (int64_t ci = 0; ci < cig; ci++) {
-                if (gxi) gxi[xo + ci0 + ci] += w[wo + ci] * gv;
-                if (gw) gw[wo + ci] += x[xo + ci0 + ci] * gv;
-              }
-            }
-          }
-        }
-        if (gb) {
-          for (int64_t co = 0; co < cout; co++) {
-            if (!clamped || (y[yo + co] > lo && y[yo + co] < hi)) gb[co] += gy[yo + co];
-          }
-        }
-      }
-    }
-  }
-}
-
 static void conv_release(zsq_fnode *n) {
   conv_state *s = n->state;
   if (s == NULL) return;
   if (s->op) xnn_delete_operator(s->op);
+  zsq_conv_grad_release(s);
   free(s);
   n->state = NULL;
 }
 
-const zsq_fop zsq_fop_conv = {conv_prepare, conv_setup, conv_forward, conv_release, conv_backward};
+const zsq_fop zsq_fop_conv = {.prepare = conv_prepare,
+                              .setup = conv_setup,
+                              .forward = conv_forward,
+                              .release = conv_release,
+                              .backward = zsq_conv_backward,
+                              .prepare_backward = zsq_conv_prepare_backward};

@@ -89,10 +89,18 @@ static void identity_backward(zsq_fnode *n, zsq_fplan *p, const float *gy, float
   for (size_t i = 0; i < n->out[0]->numel; i++) gx[0][i] += gy[i];
 }
 
-const zsq_fop zsq_fop_relu = {unary_prepare, NULL, clamp_forward, release_state, clamp_backward};
-const zsq_fop zsq_fop_clip = {unary_prepare, NULL, clamp_forward, release_state, clamp_backward};
-const zsq_fop zsq_fop_identity = {unary_prepare, NULL, identity_forward, release_state,
-                                  identity_backward};
+const zsq_fop zsq_fop_relu = {.prepare = unary_prepare,
+                              .forward = clamp_forward,
+                              .release = release_state,
+                              .backward = clamp_backward};
+const zsq_fop zsq_fop_clip = {.prepare = unary_prepare,
+                              .forward = clamp_forward,
+                              .release = release_state,
+                              .backward = clamp_backward};
+const zsq_fop zsq_fop_identity = {.prepare = unary_prepare,
+                                  .forward = identity_forward,
+                                  .release = release_state,
+                                  .backward = identity_backward};
 
 /* ---- binary with broadcasting ---------------------------------------------------------- */
 
@@ -245,5 +253,11 @@ static void mul_backward(zsq_fnode *n, zsq_fplan *p, const float *gy, float *con
   binary_backward(n, 1, gy, gx);
 }
 
-const zsq_fop zsq_fop_add = {binary_prepare, NULL, add_forward, release_state, add_backward};
-const zsq_fop zsq_fop_mul = {binary_prepare, NULL, mul_forward, release_state, mul_backward};
+const zsq_fop zsq_fop_add = {.prepare = binary_prepare,
+                             .forward = add_forward,
+                             .release = release_state,
+                             .backward = add_backward};
+const zsq_fop zsq_fop_mul = {.prepare = binary_prepare,
+                             .forward = mul_forward,
+                             .release = release_state,
+                             .backward = mul_backward};

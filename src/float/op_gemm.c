@@ -106,7 +106,8 @@ static void gemm_backward(zsq_fnode *n, zsq_fplan *p, const float *gy, float *co
   }
 }
 
-const zsq_fop zsq_fop_gemm = {gemm_prepare, NULL, gemm_forward, NULL, gemm_backward};
+const zsq_fop zsq_fop_gemm = {
+    .prepare = gemm_prepare, .forward = gemm_forward, .backward = gemm_backward};
 
 /* ---- MatMul ---------------------------------------------------------------------------- */
 
@@ -254,5 +255,7 @@ static void matmul_release(zsq_fnode *n) {
   n->state = NULL;
 }
 
-const zsq_fop zsq_fop_matmul = {matmul_prepare, NULL, matmul_forward, matmul_release,
-                                matmul_backward};
+const zsq_fop zsq_fop_matmul = {.prepare = matmul_prepare,
+                                .forward = matmul_forward,
+                                .release = matmul_release,
+                                .backward = matmul_backward};

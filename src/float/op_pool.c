@@ -202,8 +202,13 @@ static void pool_release(zsq_fnode *n) {
   n->state = NULL;
 }
 
-const zsq_fop zsq_fop_maxpool = {pool_prepare, NULL, maxpool_forward, pool_release,
-                                 maxpool_backward};
-const zsq_fop zsq_fop_avgpool = {pool_prepare, NULL, avgpool_forward, pool_release,
-                                 avgpool_backward};
-const zsq_fop zsq_fop_globalavgpool = {gap_prepare, NULL, gap_forward, NULL, gap_backward};
+const zsq_fop zsq_fop_maxpool = {.prepare = pool_prepare,
+                                 .forward = maxpool_forward,
+                                 .release = pool_release,
+                                 .backward = maxpool_backward};
+const zsq_fop zsq_fop_avgpool = {.prepare = pool_prepare,
+                                 .forward = avgpool_forward,
+                                 .release = pool_release,
+                                 .backward = avgpool_backward};
+const zsq_fop zsq_fop_globalavgpool = {
+    .prepare = gap_prepare, .forward = gap_forward, .backward = gap_backward};

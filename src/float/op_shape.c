@@ -119,10 +119,14 @@ static zsq_status reshape_prepare(zsq_fnode *n, zsq_fplan *p, zsq_err *err) {
   return relayout_finish(n, err);
 }
 
-const zsq_fop zsq_fop_flatten = {flatten_prepare, NULL, relayout_forward, relayout_release,
-                                 relayout_backward};
-const zsq_fop zsq_fop_reshape = {reshape_prepare, NULL, relayout_forward, relayout_release,
-                                 relayout_backward};
+const zsq_fop zsq_fop_flatten = {.prepare = flatten_prepare,
+                                 .forward = relayout_forward,
+                                 .release = relayout_release,
+                                 .backward = relayout_backward};
+const zsq_fop zsq_fop_reshape = {.prepare = reshape_prepare,
+                                 .forward = relayout_forward,
+                                 .release = relayout_release,
+                                 .backward = relayout_backward};
 
 /* ---- Concat ---------------------------------------------------------------------------- */
 
@@ -215,5 +219,7 @@ static void concat_release(zsq_fnode *n) {
   n->state = NULL;
 }
 
-const zsq_fop zsq_fop_concat = {concat_prepare, NULL, concat_forward, concat_release,
-                                concat_backward};
+const zsq_fop zsq_fop_concat = {.prepare = concat_prepare,
+                                .forward = concat_forward,
+                                .release = concat_release,
+                                .backward = concat_backward};

@@ -91,5 +91,7 @@ static void softmax_release(zsq_fnode *n) {
   n->state = NULL;
 }
 
-const zsq_fop zsq_fop_softmax = {softmax_prepare, NULL, softmax_forward, softmax_release,
-                                 softmax_backward};
+const zsq_fop zsq_fop_softmax = {.prepare = softmax_prepare,
+                                 .forward = softmax_forward,
+                                 .release = softmax_release,
+                                 .backward = softmax_backward};

@@ -41,6 +41,8 @@ typedef struct zsq_fop {
   void (*forward)(zsq_fnode *n, zsq_fplan *p);
   void (*release)(zsq_fnode *n);
   void (*backward)(zsq_fnode *n, zsq_fplan *p, const float *gy, float *const *gx);
+  /* Optional: builds what backward needs (called once by zsq_fgrad_create). */
+  zsq_status (*prepare_backward)(zsq_fnode *n, zsq_fplan *p, zsq_err *err);
 } zsq_fop;
 
 struct zsq_fnode {

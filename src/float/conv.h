@@ -1,0 +1,31 @@
+/* conv.h — state shared by the float Conv forward (op_conv.c) and its backward (op_conv_grad.c). */
+#ifndef ZSQ_FLOAT_CONV_H
+#define ZSQ_FLOAT_CONV_H
+
+#include <xnnpack.h>
+
+#include "float/layout.h"
+#include "float/ops.h"
+
+typedef struct conv_grad {
+  xnn_operator_t dgrad; /* input gradient: XNNPACK deconvolution with transposed weights */
+  float *w_t;           /* [group][cin/g][kh][kw][cout/g] */
+  float *gy, *dx;       /* masked output gradient; deconvolution output */
+  float *col;           /* im2col rows for the weight gradient */
+  int64_t col_rows;
+  uint32_t adj_h, adj_w;
+} conv_grad;
+
+typedef struct conv_state {
+  xnn_operator_t op;
+  zsq_geom geom;
+  conv_grad *grad; /* NULL until a gradient plan asks for it */
+} conv_state;
+
+zsq_status zsq_conv_prepare_backward(zsq_fnode *n, zsq_fplan *p, zsq_err *err);
+void zsq_conv_backward(zsq_fnode *n, zsq_fplan *p, const float *gy, float *const *gx);
+void zsq_conv_grad_release(conv_state *s);
+/* Direct loops over the forward's index space: the oracle of zsq_conv_backward. */
+void zsq_conv_backward_ref(zsq_fnode *n, const float *gy, float *const *gx);
+
+#endif
