@@ -102,6 +102,53 @@ void zsq_dataset_geometry(const zsq_dataset *d, int *c, int *h, int *w);
 const uint8_t *zsq_dataset_image(const zsq_dataset *d, size_t i); /* c*h*w bytes, CHW */
 int zsq_dataset_label(const zsq_dataset *d, size_t i);
 
+/* ---- Calibration data and synthesis ------------------------------------------------------ */
+
+/* A calibration set: images (float, the model's normalised input space, NCHW) with target labels.
+ */
+typedef struct zsq_calib zsq_calib;
+
+zsq_status zsq_calib_create(zsq_calib **out);
+void zsq_calib_destroy(zsq_calib *c);
+const char *zsq_calib_last_error(const zsq_calib *c);
+/* The versioned .zsd file (docs/file-format.md): save, and load with full validation. */
+zsq_status zsq_calib_save(zsq_calib *c, const char *path);
+zsq_status zsq_calib_load(zsq_calib *c, const char *path);
+int64_t zsq_calib_count(const zsq_calib *c);
+void zsq_calib_geometry(const zsq_calib *c, int *channels, int *height, int *width);
+const float *zsq_calib_image(const zsq_calib *c, int64_t i); /* C*H*W floats */
+int zsq_calib_label(const zsq_calib *c, int64_t i);
+const char *zsq_calib_method(const zsq_calib *c);
+uint64_t zsq_calib_seed(const zsq_calib *c);
+
+typedef void (*zsq_synth_progress_fn)(void *ctx, int64_t batch, int64_t batches, int64_t iter,
+                                      int64_t iters, double loss);
+
+typedef struct zsq_synth_options {
+  const char *method; /* noise, zeroq, dsg, intraq, hast */
+  int64_t count;      /* images to make */
+  int64_t batch;      /* images optimised together (0: the method's default) */
+  int64_t iters;      /* optimisation steps per batch (0: the method's default) */
+  float lr;           /* Adam learning rate (0: the method's default) */
+  uint64_t seed;
+  int threads;
+  zsq_synth_progress_fn progress; /* may be NULL */
+  void *progress_ctx;
+} zsq_synth_options;
+
+typedef struct zsq_synth_report {
+  double bn_distance; /* mean over BN layers of (1/C) Σ (μ − μ̂)² + (σ − σ̂)², whole set */
+  double mean_confidence; /* mean max softmax probability of the teacher */
+  double label_agreement; /* fraction whose teacher argmax equals the target label */
+  double class_entropy; /* entropy of the teacher's argmax histogram / log(classes), 1 = balanced */
+  int64_t min_class, max_class; /* smallest and largest argmax class count */
+  double seconds;
+} zsq_synth_report;
+
+/* Synthesise a calibration set from the model alone. The report may be NULL. */
+zsq_status zsq_synthesize(zsq_model *m, const zsq_synth_options *opt, zsq_calib *out,
+                          zsq_synth_report *report);
+
 #ifdef __cplusplus
 }
 #endif

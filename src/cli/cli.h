@@ -46,5 +46,6 @@ void zsq_json_string(FILE *f, const char *s);
 
 int zsq_cmd_inspect(int argc, char **argv);
 int zsq_cmd_eval(int argc, char **argv);
+int zsq_cmd_synth(int argc, char **argv);
 
 #endif

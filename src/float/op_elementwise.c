@@ -76,11 +76,12 @@ static void release_state(zsq_fnode *n) {
 static void clamp_backward(zsq_fnode *n, zsq_fplan *p, const float *gy, float *const *gx) {
   (void)p;
   const clamp_state *s = n->state;
-  const float *x = n->in[0]->data;
-  float *g = gx[0];
+  const float *restrict x = n->in[0]->data;
+  float *restrict g = gx[0];
+  const float lo = s->lo, hi = s->hi;
+  const size_t count = n->out[0]->numel;
   if (g == NULL) return;
-  for (size_t i = 0; i < n->out[0]->numel; i++)
-    g[i] += (x[i] > s->lo && x[i] < s->hi) ? gy[i] : 0.0f;
+  for (size_t i = 0; i < count; i++) g[i] += (x[i] > lo && x[i] < hi) ? gy[i] : 0.0f;
 }
 
 static void identity_backward(zsq_fnode *n, zsq_fplan *p, const float *gy, float *const *gx) {
@@ -234,10 +235,18 @@ static void binary_backward(zsq_fnode *n, int is_mul, const float *gy, float *co
   const float *a = n->in[0]->data, *b = n->in[1]->data, *y = n->out[0]->data;
   float *ga = gx[0], *gb = gx[1];
   const float lo = s->lo, hi = s->hi;
+  const int unclamped = lo == -INFINITY && hi == INFINITY;
   if (n->out[0]->numel == 0) return;
+  if (s->same && unclamped && !is_mul) { /* the residual Add of training graphs */
+    const size_t count = n->out[0]->numel;
+    for (size_t i = 0; i < count; i++) {
+      if (ga) ga[i] += gy[i];
+      if (gb) gb[i] += gy[i];
+    }
+    return;
+  }
   BINARY_WALK(s, {
-    const float g =
-        (y[oy] > lo && y[oy] < hi) || (lo == -INFINITY && hi == INFINITY) ? gy[oy] : 0.0f;
+    const float g = unclamped || (y[oy] > lo && y[oy] < hi) ? gy[oy] : 0.0f;
     if (ga) ga[ea] += is_mul ? g * b[eb] : g;
     if (gb) gb[eb] += is_mul ? g * a[ea] : g;
   });

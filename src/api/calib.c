@@ -1,0 +1,116 @@
+/* calib.c — public zsq_calib handle (calibration sets) and zsq_synthesize. */
+#include <stdlib.h>
+#include <string.h>
+
+#include "api/internal.h"
+#include "io/calib_file.h"
+#include "synth/synth.h"
+
+struct zsq_calib {
+  zsq_calib_data d;
+  zsq_err err;
+};
+
+zsq_status zsq_calib_create(zsq_calib **out) {
+  if (out == NULL) return ZSQ_ERR_INVALID_ARG;
+  *out = calloc(1, sizeof(zsq_calib));
+  return *out ? ZSQ_OK : ZSQ_ERR_NOMEM;
+}
+
+void zsq_calib_destroy(zsq_calib *c) {
+  if (c == NULL) return;
+  zsq_calib_data_free(&c->d);
+  free(c);
+}
+
+const char *zsq_calib_last_error(const zsq_calib *c) {
+  return c ? c->err.msg : "no calibration set";
+}
+
+zsq_status zsq_calib_save(zsq_calib *c, const char *path) {
+  if (c == NULL || path == NULL) return ZSQ_ERR_INVALID_ARG;
+  zsq_err_clear(&c->err);
+  if (c->d.count == 0)
+    return zsq_fail(&c->err, ZSQ_ERR_INVALID_ARG, "the calibration set is empty");
+  return zsq_calib_write(path, &c->d, &c->err);
+}
+
+zsq_status zsq_calib_load(zsq_calib *c, const char *path) {
+  if (c == NULL || path == NULL) return ZSQ_ERR_INVALID_ARG;
+  zsq_err_clear(&c->err);
+  zsq_calib_data_free(&c->d);
+  return zsq_calib_read(path, &c->d, &c->err);
+}
+
+int64_t zsq_calib_count(const zsq_calib *c) {
+  return c ? c->d.count : 0;
+}
+
+void zsq_calib_geometry(const zsq_calib *c, int *channels, int *height, int *width) {
+  *channels = c->d.c;
+  *height = c->d.h;
+  *width = c->d.w;
+}
+
+const float *zsq_calib_image(const zsq_calib *c, int64_t i) {
+  if (c == NULL || i < 0 || i >= c->d.count) return NULL;
+  return c->d.images + i * (int64_t)(c->d.c * c->d.h * c->d.w);
+}
+
+int zsq_calib_label(const zsq_calib *c, int64_t i) {
+  if (c == NULL || i < 0 || i >= c->d.count) return -1;
+  return c->d.labels[i];
+}
+
+const char *zsq_calib_method(const zsq_calib *c) {
+  return c ? c->d.method : "";
+}
+uint64_t zsq_calib_seed(const zsq_calib *c) {
+  return c ? c->d.seed : 0;
+}
+
+zsq_status zsq_synthesize(zsq_model *m, const zsq_synth_options *opt, zsq_calib *out,
+                          zsq_synth_report *report) {
+  if (m == NULL || opt == NULL || out == NULL || opt->method == NULL) return ZSQ_ERR_INVALID_ARG;
+  zsq_err_clear(&m->err);
+  if (m->graph == NULL) return zsq_fail(&m->err, ZSQ_ERR_INVALID_ARG, "no model loaded");
+  if (opt->count < 1 || opt->count > (1 << 24)) {
+    return zsq_fail(&m->err, ZSQ_ERR_INVALID_ARG, "count must be in [1, 2^24]");
+  }
+  int64_t dims[4];
+  if (zsq_model_input_shape(m, dims) != ZSQ_OK) {
+    return zsq_fail(&m->err, ZSQ_ERR_UNSUPPORTED,
+                    "synthesis needs a model with one image (NCHW) input");
+  }
+  zsq_synth_cfg cfg = {.count = opt->count, .seed = opt->seed};
+  ZSQ_TRY(zsq_synth_cfg_for(opt->method, &cfg, &m->err));
+  if (opt->batch > 0) cfg.batch = opt->batch;
+  if (opt->iters > 0) cfg.iters = opt->iters;
+  if (opt->lr > 0) cfg.lr = opt->lr;
+  cfg.progress = opt->progress;
+  cfg.progress_ctx = opt->progress_ctx;
+  pthreadpool_t pool = opt->threads > 1 ? pthreadpool_create((size_t)opt->threads) : NULL;
+  cfg.threadpool = pool;
+  zsq_calib_data d = {.count = opt->count,
+                      .c = (int)dims[1],
+                      .h = (int)dims[2],
+                      .w = (int)dims[3],
+                      .seed = opt->seed};
+  strncpy(d.method, opt->method, sizeof d.method - 1);
+  d.labels = malloc((size_t)opt->count * sizeof(int));
+  d.images = malloc((size_t)opt->count * (size_t)(d.c * d.h * d.w) * sizeof(float));
+  zsq_synth_report rep;
+  zsq_status st = (d.labels && d.images)
+                      ? zsq_synth_run(m->graph, &cfg, d.images, d.labels, &rep, &m->err)
+                      : zsq_fail(&m->err, ZSQ_ERR_NOMEM, "out of memory for %lld images",
+                                 (long long)opt->count);
+  if (pool) pthreadpool_destroy(pool);
+  if (st != ZSQ_OK) {
+    zsq_calib_data_free(&d);
+    return st;
+  }
+  zsq_calib_data_free(&out->d);
+  out->d = d;
+  if (report) *report = rep;
+  return ZSQ_OK;
+}

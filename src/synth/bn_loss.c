@@ -1,0 +1,156 @@
+/* bn_loss.c — statistics, losses and affine-per-channel gradients of the BN-matching losses. */
+#include "synth/bn_loss.h"
+
+#include <math.h>
+#include <stdlib.h>
+#include <string.h>
+
+#define STD_EPS 1e-6f
+
+static int add_hook(zsq_bn_hook *h, int tensor, int64_t c, const float *mean, const float *var,
+                    const char *name) {
+  h->tensor = tensor;
+  h->channels = c;
+  h->name = name;
+  h->mean = malloc((size_t)c * sizeof(float));
+  h->std = malloc((size_t)c * sizeof(float));
+  h->var = malloc((size_t)c * sizeof(float));
+  if (!h->mean || !h->std || !h->var) return 0;
+  for (int64_t i = 0; i < c; i++) {
+    h->mean[i] = mean ? mean[i] : 0.0f;
+    h->var[i] = var ? var[i] : 1.0f;
+    h->std[i] = sqrtf(h->var[i] + STD_EPS);
+  }
+  return 1;
+}
+
+int zsq_bn_hooks_find(const zsq_graph *g, int with_input, zsq_bn_hook **out) {
+  *out = calloc(g->n_nodes + 2, sizeof(zsq_bn_hook));
+  if (*out == NULL) return -1;
+  int n = 0;
+  if (with_input && g->n_inputs > 0) {
+    const zsq_tensor *t = &g->tensors[g->inputs[0]];
+    if (t->rank == 4 && !add_hook(&(*out)[n++], g->inputs[0], t->dims[1], NULL, NULL, "input"))
+      goto fail;
+  }
+  for (size_t i = 0; i < g->n_nodes; i++) {
+    const zsq_node *nd = &g->nodes[i];
+    if (nd->op != ZSQ_OP_BATCHNORM) continue;
+    const zsq_tensor *mean = &g->tensors[nd->inputs[3]], *var = &g->tensors[nd->inputs[4]];
+    if (!mean->is_const || !var->is_const) continue;
+    if (!add_hook(&(*out)[n++], nd->inputs[0], zsq_tensor_numel(mean), mean->data, var->data,
+                  nd->name))
+      goto fail;
+  }
+  return n;
+fail:
+  zsq_bn_hooks_free(*out, n);
+  *out = NULL;
+  return -1;
+}
+
+void zsq_bn_hooks_free(zsq_bn_hook *h, int n) {
+  if (h == NULL) return;
+  for (int i = 0; i < n; i++) {
+    free(h[i].mean);
+    free(h[i].std);
+    free(h[i].var);
+  }
+  free(h);
+}
+
+static double slack(double d, double m, double *sign) {
+  *sign = d > 0 ? 1.0 : -1.0;
+  double a = fabs(d) - m;
+  return a > 0 ? a : 0.0;
+}
+
+double zsq_bn_loss_per_sample(const zsq_bn_hook *h, const float *x, int64_t n, int64_t pixels,
+                              float slack_mean, float slack_std, const float *w, float scale,
+                              float *gx) {
+  const int64_t C = h->channels;
+  double *mu = malloc((size_t)C * sizeof(double)), *sq = malloc((size_t)C * sizeof(double));
+  float *a = malloc((size_t)C * sizeof(float)), *b = malloc((size_t)C * sizeof(float));
+  double loss = 0.0;
+  if (!mu || !sq || !a || !b) goto done;
+  for (int64_t s = 0; s < n; s++) {
+    const float *xs = x + s * pixels * C;
+    memset(mu, 0, (size_t)C * sizeof(double));
+    memset(sq, 0, (size_t)C * sizeof(double));
+    for (int64_t p = 0; p < pixels; p++) {
+      for (int64_t c = 0; c < C; c++) mu[c] += xs[p * C + c];
+    }
+    for (int64_t c = 0; c < C; c++) mu[c] /= (double)pixels;
+    for (int64_t p = 0; p < pixels; p++) {
+      for (int64_t c = 0; c < C; c++) {
+        const double d = xs[p * C + c] - mu[c];
+        sq[c] += d * d;
+      }
+    }
+    const double ws = (w ? w[s] : 1.0) / (double)n, denom = pixels > 1 ? (double)(pixels - 1) : 1.0;
+    for (int64_t c = 0; c < C; c++) {
+      const double sd = sqrt(sq[c] / denom + STD_EPS);
+      double sgn_m, sgn_s;
+      const double dm = slack(mu[c] - h->mean[c], slack_mean, &sgn_m);
+      const double ds = slack(sd - h->std[c], slack_std, &sgn_s);
+      loss += ws * (dm * dm + ds * ds);
+      /* dL/dx = 2 ws [dm sgn_m / P + ds sgn_s (x - μ) / ((P-1) sd)] */
+      a[c] = (float)(scale * 2.0 * ws * dm * sgn_m / (double)pixels);
+      b[c] = (float)(scale * 2.0 * ws * ds * sgn_s / (denom * sd));
+    }
+    if (gx == NULL) continue;
+    float *gs = gx + s * pixels * C;
+    for (int64_t p = 0; p < pixels; p++) {
+      for (int64_t c = 0; c < C; c++) gs[p * C + c] += a[c] + b[c] * (float)(xs[p * C + c] - mu[c]);
+    }
+  }
+done:
+  free(mu);
+  free(sq);
+  free(a);
+  free(b);
+  return loss;
+}
+
+void zsq_channel_stats(const float *x, int64_t rows, int64_t c, double *mean, double *std) {
+  for (int64_t i = 0; i < c; i++) mean[i] = std[i] = 0.0;
+  for (int64_t r = 0; r < rows; r++) {
+    for (int64_t i = 0; i < c; i++) mean[i] += x[r * c + i];
+  }
+  for (int64_t i = 0; i < c; i++) mean[i] /= (double)rows;
+  for (int64_t r = 0; r < rows; r++) {
+    for (int64_t i = 0; i < c; i++) {
+      const double d = x[r * c + i] - mean[i];
+      std[i] += d * d;
+    }
+  }
+  for (int64_t i = 0; i < c; i++) std[i] = sqrt(std[i] / (double)rows);
+}
+
+double zsq_bn_loss_batch(const zsq_bn_hook *h, const float *x, int64_t n, int64_t pixels,
+                         float scale, float *gx) {
+  const int64_t C = h->channels, rows = n * pixels;
+  double *mu = malloc((size_t)C * sizeof(double)), *sd = malloc((size_t)C * sizeof(double));
+  float *a = malloc((size_t)C * sizeof(float)), *b = malloc((size_t)C * sizeof(float));
+  double loss = 0.0;
+  if (!mu || !sd || !a || !b) goto done;
+  zsq_channel_stats(x, rows, C, mu, sd);
+  for (int64_t c = 0; c < C; c++) {
+    const double dm = mu[c] - h->mean[c], dv = sd[c] * sd[c] - h->var[c];
+    loss += (dm * dm + dv * dv) / (double)C;
+    /* dL/dx = 2/(C M) [ (μ − μ̂) + 2 (v − v̂)(x − μ) ] */
+    a[c] = (float)(scale * 2.0 * dm / ((double)C * (double)rows));
+    b[c] = (float)(scale * 4.0 * dv / ((double)C * (double)rows));
+  }
+  if (gx != NULL) {
+    for (int64_t r = 0; r < rows; r++) {
+      for (int64_t c = 0; c < C; c++) gx[r * C + c] += a[c] + b[c] * (float)(x[r * C + c] - mu[c]);
+    }
+  }
+done:
+  free(mu);
+  free(sd);
+  free(a);
+  free(b);
+  return loss;
+}

@@ -1,0 +1,42 @@
+/* bn_loss.h — BatchNorm-statistics losses of the synthesis methods and their exact gradients,
+ * computed on a hooked activation (a BN layer's input, NHWC) and added into its gradient buffer.
+ * Formulas: ../shared/reference/synthesis.md §1 (L-ZQ, L-MSE) and §2.3 (DSG slack). */
+#ifndef ZSQ_SYNTH_BN_LOSS_H
+#define ZSQ_SYNTH_BN_LOSS_H
+
+#include <stddef.h>
+#include <stdint.h>
+
+#include "graph/graph.h"
+
+/* One hooked layer: the BN input tensor and the statistics it should show. The image input is a
+ * hook too (targets mean 0, std 1), as in ZeroQ and DSG. */
+typedef struct zsq_bn_hook {
+  int tensor; /* graph tensor observed */
+  int64_t channels;
+  float *mean, *std,
+      *var;         /* targets per channel: running mean, sqrt(running_var + 1e-6), running_var */
+  const char *name; /* the BN node, or "input" */
+} zsq_bn_hook;
+
+/* Hooks for every BatchNormalization of g (in topological order) plus, first, the graph input
+ * when with_input. Returns the count or -1 on allocation failure; *out is malloc'd. */
+int zsq_bn_hooks_find(const zsq_graph *g, int with_input, zsq_bn_hook **out);
+void zsq_bn_hooks_free(zsq_bn_hook *h, int n);
+
+/* Per-sample L-ZQ with DSG slack: for every image n and channel c, mean and unbiased std over the
+ * pixels; loss = Σ_n w_n/N Σ_c D(μ̂_c − μ_nc, δ)² + D(σ̂_c − s_nc, γ)², D(d, m) = max(|d| − m, 0).
+ * x is N × pixels × C (NHWC), gx (may be NULL) receives the gradient scaled by `scale`.
+ * w (per image, may be NULL = 1) carries DSG's layer-wise enhancement. */
+double zsq_bn_loss_per_sample(const zsq_bn_hook *h, const float *x, int64_t n, int64_t pixels,
+                              float slack_mean, float slack_std, const float *w, float scale,
+                              float *gx);
+
+/* Batch L-MSE: (1/C) Σ_c (μ_c − μ̂_c)² + (v_c − v̂_c)², biased variance over all N·pixels. */
+double zsq_bn_loss_batch(const zsq_bn_hook *h, const float *x, int64_t n, int64_t pixels,
+                         float scale, float *gx);
+
+/* Per-channel batch mean and std (biased) of x: for the quality report and DSG's margins. */
+void zsq_channel_stats(const float *x, int64_t rows, int64_t c, double *mean, double *std);
+
+#endif

@@ -1,0 +1,419 @@
+/* synth.c — the pixel-optimisation loop shared by noise, ZeroQ, DSG, IntraQ and HAST, and the
+ * quality figures of a synthetic set. */
+#include "synth/synth.h"
+
+#include <math.h>
+#include <stdlib.h>
+#include <string.h>
+#include <time.h>
+
+#include "core/alloc.h"
+#include "core/rng.h"
+#include "float/adam.h"
+#include "float/grad.h"
+#include "float/layout.h"
+#include "float/plan.h"
+#include "synth/augment.h"
+#include "synth/bn_loss.h"
+
+zsq_status zsq_synth_cfg_for(const char *method, zsq_synth_cfg *c, zsq_err *err) {
+  const int64_t count = c->count;
+  const uint64_t seed = c->seed;
+  memset(c, 0, sizeof *c);
+  c->count = count;
+  c->seed = seed;
+  c->optimise = 1;
+  c->hast_beta = 0.1f;
+  c->hast_gamma = 0.5f;
+  if (strcmp(method, "noise") == 0) {
+    c->optimise = 0;
+    c->batch = 256;
+  } else if (strcmp(method, "zeroq") ==
+             0) { /* ZeroQ: per-sample L-ZQ, Adam 0.5, 500 steps, batch 32 */
+    c->bn = ZSQ_BN_PER_SAMPLE;
+    c->init_uniform = 1;
+    c->lr = 0.5f;
+    c->batch = 32;
+    c->iters = 500;
+    c->patience = 100;
+  } else if (strcmp(method, "dsg") ==
+             0) { /* DSG: ZeroQ + slack (ε = 0.9) + LSE, Adam 0.9, patience 260 */
+    c->bn = ZSQ_BN_PER_SAMPLE;
+    c->init_uniform = 1;
+    c->lr = 0.9f;
+    c->batch = 40;
+    c->iters = 500;
+    c->patience = 260;
+    c->dsg_eps = 0.9f;
+    c->dsg_lse = 1;
+  } else if (strcmp(method, "intraq") == 0 || strcmp(method, "hast") == 0) {
+    /* IntraQ (ImageNet recipe): batch L-MSE + target loss + LOR (RRC 0.5–1, p 0.5), Adam 0.5,
+     * patience 50, 1000 steps, batch 256. HAST: focal CE instead, RRC 0.4–1. */
+    const int hast = method[0] == 'h';
+    c->bn = ZSQ_BN_BATCH;
+    c->label = hast ? ZSQ_LABEL_HAST : ZSQ_LABEL_TARGET;
+    c->lr = 0.5f;
+    c->batch = 256;
+    c->iters = 1000;
+    c->patience = 50;
+    c->lor_p = 0.5f;
+    c->lor_scale_lo = hast ? 0.4f : 0.5f;
+  } else {
+    return zsq_fail(err, ZSQ_ERR_UNSUPPORTED,
+                    "unknown synthesis method '%s' (implemented: noise, zeroq, dsg, intraq, hast; "
+                    "not yet: centres, "
+                    "genie, gzsq)",
+                    method);
+  }
+  return ZSQ_OK;
+}
+
+/* ReduceLROnPlateau(mode=min, factor 0.1, threshold 1e-4 rel, min_lr 1e-4), PyTorch semantics. */
+typedef struct plateau {
+  double best;
+  int64_t bad, patience;
+} plateau;
+
+static void plateau_step(plateau *p, double loss, zsq_adam *adam) {
+  if (loss < p->best * (1.0 - 1e-4)) {
+    p->best = loss;
+    p->bad = 0;
+    return;
+  }
+  if (++p->bad > p->patience) {
+    float lr = adam->lr * 0.1f;
+    adam->lr = lr < 1e-4f ? 1e-4f : lr;
+    p->bad = 0;
+  }
+}
+
+/* A batch-sized plan with gradients, the hooks, and the per-batch scratch. */
+typedef struct synth_ctx {
+  const zsq_graph *g;
+  const zsq_synth_cfg *cfg;
+  zsq_fplan *plan;
+  zsq_fgrad *grad;
+  zsq_bn_hook *hooks;
+  int n_hooks;
+  float *slack_mean, *slack_std; /* per hook (DSG) */
+  int64_t batch, c, h, w, classes;
+  float *x, *gx, *sample_w;
+  zsq_crop *crops;
+} synth_ctx;
+
+static void ctx_free(synth_ctx *s) {
+  zsq_fgrad_destroy(s->grad);
+  zsq_fplan_destroy(s->plan);
+  zsq_bn_hooks_free(s->hooks, s->n_hooks);
+  free(s->slack_mean);
+  free(s->slack_std);
+  zsq_aligned_free(s->x);
+  zsq_aligned_free(s->gx);
+  free(s->sample_w);
+  free(s->crops);
+}
+
+static zsq_status ctx_init(synth_ctx *s, const zsq_graph *g, const zsq_synth_cfg *cfg,
+                           int64_t batch, zsq_err *err) {
+  memset(s, 0, sizeof *s);
+  s->g = g;
+  s->cfg = cfg;
+  s->batch = batch;
+  ZSQ_TRY(zsq_fplan_create(g, batch, cfg->threadpool, &s->plan, err));
+  const zsq_value *in = zsq_fplan_value(s->plan, g->inputs[0]),
+                  *out = zsq_fplan_value(s->plan, g->outputs[0]);
+  if (in->rank != 4)
+    return zsq_fail(err, ZSQ_ERR_UNSUPPORTED, "synthesis needs an image (rank-4) input");
+  s->c = in->dims[1];
+  s->h = in->dims[2];
+  s->w = in->dims[3];
+  s->classes = out->rank >= 2 ? (int64_t)(out->numel / (size_t)batch) : 1;
+  if (cfg->label != ZSQ_LABEL_NONE && out->rank != 2) {
+    return zsq_fail(err, ZSQ_ERR_UNSUPPORTED,
+                    "label losses need a [N, classes] output (it has rank %d)", out->rank);
+  }
+  if (cfg->optimise) ZSQ_TRY(zsq_fgrad_create(s->plan, NULL, 0, &s->grad, err));
+  s->n_hooks = zsq_bn_hooks_find(g, cfg->bn == ZSQ_BN_PER_SAMPLE, &s->hooks);
+  if (s->n_hooks < 0) return zsq_fail(err, ZSQ_ERR_NOMEM, "out of memory");
+  if (cfg->bn != ZSQ_BN_NONE && s->n_hooks <= (cfg->bn == ZSQ_BN_PER_SAMPLE)) {
+    return zsq_fail(
+        err, ZSQ_ERR_UNSUPPORTED,
+        "the model has no BatchNormalization layers to match; BN-free models need the gzsq method "
+        "(not implemented yet)");
+  }
+  const size_t img = (size_t)(s->c * s->h * s->w);
+  s->x = zsq_aligned_alloc((size_t)batch * img * sizeof(float));
+  s->gx = zsq_aligned_alloc((size_t)batch * img * sizeof(float));
+  s->sample_w = malloc((size_t)batch * sizeof(float));
+  s->crops = calloc((size_t)batch, sizeof(zsq_crop));
+  s->slack_mean = calloc((size_t)s->n_hooks + 1, sizeof(float));
+  s->slack_std = calloc((size_t)s->n_hooks + 1, sizeof(float));
+  if (!s->x || !s->gx || !s->sample_w || !s->crops || !s->slack_mean || !s->slack_std) {
+    return zsq_fail(err, ZSQ_ERR_NOMEM, "out of memory for a synthesis batch of %lld",
+                    (long long)batch);
+  }
+  return ZSQ_OK;
+}
+
+static int cmp_float(const void *a, const void *b) {
+  const float x = *(const float *)a, y = *(const float *)b;
+  return (x > y) - (x < y);
+}
+
+/* DSG: per-layer margins = the eps-percentile of |target − statistic| over Gaussian inputs. */
+static zsq_status dsg_margins(synth_ctx *s, zsq_rng *rng, zsq_err *err) {
+  float *in = zsq_fplan_value(s->plan, s->g->inputs[0])->data;
+  const size_t n = (size_t)(s->batch * s->c * s->h * s->w);
+  for (size_t i = 0; i < n; i++) in[i] = (float)zsq_rng_normal(rng);
+  zsq_fplan_forward(s->plan);
+  for (int l = 0; l < s->n_hooks; l++) {
+    const zsq_bn_hook *hk = &s->hooks[l];
+    const zsq_value *v = zsq_fplan_value(s->plan, hk->tensor);
+    const int64_t C = hk->channels, pixels = (int64_t)v->numel / (s->batch * C);
+    float *dm = malloc((size_t)(s->batch * C) * sizeof(float)),
+          *ds = malloc((size_t)(s->batch * C) * sizeof(float));
+    double *mu = malloc((size_t)C * sizeof(double)), *sd = malloc((size_t)C * sizeof(double));
+    if (!dm || !ds || !mu || !sd) {
+      free(dm), free(ds), free(mu), free(sd);
+      return zsq_fail(err, ZSQ_ERR_NOMEM, "out of memory");
+    }
+    for (int64_t b = 0; b < s->batch; b++) {
+      zsq_channel_stats((const float *)v->data + b * pixels * C, pixels, C, mu, sd);
+      for (int64_t c = 0; c < C; c++) {
+        dm[b * C + c] = (float)fabs(hk->mean[c] - mu[c]);
+        ds[b * C + c] = (float)fabs(hk->std[c] - sd[c]);
+      }
+    }
+    const size_t cnt = (size_t)(s->batch * C), at = (size_t)(s->cfg->dsg_eps * (float)(cnt - 1));
+    qsort(dm, cnt, sizeof(float), cmp_float);
+    qsort(ds, cnt, sizeof(float), cmp_float);
+    s->slack_mean[l] = dm[at];
+    s->slack_std[l] = ds[at];
+    free(dm), free(ds), free(mu), free(sd);
+  }
+  return ZSQ_OK;
+}
+
+/* One forward/backward step on the current images; returns the loss (gradient left in s->gx). */
+static double step(synth_ctx *s, const int *labels, zsq_rng *rng) {
+  const zsq_synth_cfg *cfg = s->cfg;
+  const int64_t img = s->c * s->h * s->w;
+  float *in = zsq_fplan_value(s->plan, s->g->inputs[0])->data;
+  for (int64_t b = 0; b < s->batch; b++) {
+    zsq_crop_sample(rng, s->h, s->w, cfg->lor_p, cfg->lor_scale_lo, &s->crops[b]);
+    zsq_crop_forward(&s->crops[b], s->x + b * img, in + b * img, s->h, s->w, s->c);
+  }
+  zsq_fplan_forward(s->plan);
+  zsq_fgrad_zero(s->grad);
+  double loss = 0.0;
+  for (int l = 0; l < s->n_hooks; l++) {
+    const zsq_bn_hook *hk = &s->hooks[l];
+    const zsq_value *v = zsq_fplan_value(s->plan, hk->tensor);
+    float *g = zsq_fgrad_of(s->grad, hk->tensor);
+    const int64_t px = (int64_t)v->numel / (s->batch * hk->channels);
+    if (cfg->bn == ZSQ_BN_PER_SAMPLE) {
+      const float *w = NULL;
+      if (cfg->dsg_lse) { /* sample i < L gets layer (i mod L)'s term doubled */
+        for (int64_t b = 0; b < s->batch; b++)
+          s->sample_w[b] = (b < s->n_hooks && b % s->n_hooks == l) ? 2.0f : 1.0f;
+        w = s->sample_w;
+      }
+      loss += zsq_bn_loss_per_sample(hk, v->data, s->batch, px, s->slack_mean[l], s->slack_std[l],
+                                     w, 1.0f, g);
+    } else if (cfg->bn == ZSQ_BN_BATCH) {
+      /* IntraQ/HAST average the layer terms */
+      loss +=
+          zsq_bn_loss_batch(hk, v->data, s->batch, px, 1.0f / (float)s->n_hooks, g) / s->n_hooks;
+    }
+  }
+  const zsq_value *out = zsq_fplan_value(s->plan, s->g->outputs[0]);
+  loss += zsq_label_loss_apply(cfg->label, out->data, s->batch, s->classes, labels, cfg->hast_beta,
+                               cfg->hast_gamma, 1.0f, zsq_fgrad_of(s->grad, s->g->outputs[0]));
+  zsq_fgrad_backward(s->grad);
+  const float *gin = zsq_fgrad_of(s->grad, s->g->inputs[0]);
+  memset(s->gx, 0, (size_t)(s->batch * img) * sizeof(float));
+  for (int64_t b = 0; b < s->batch; b++) {
+    zsq_crop_adjoint(&s->crops[b], gin + b * img, s->gx + b * img, s->h, s->w, s->c);
+  }
+  return loss;
+}
+
+static zsq_status run_batch(synth_ctx *s, int64_t index, int64_t batches, const int *labels,
+                            zsq_rng *rng, zsq_err *err) {
+  const zsq_synth_cfg *cfg = s->cfg;
+  const size_t n = (size_t)(s->batch * s->c * s->h * s->w);
+  for (size_t i = 0; i < n; i++) {
+    s->x[i] = cfg->init_uniform ? (float)(((double)zsq_rng_below(rng, 255) - 127.5) / 5418.75)
+                                : (float)zsq_rng_normal(rng);
+  }
+  if (!cfg->optimise) return ZSQ_OK;
+  if (cfg->dsg_eps > 0) ZSQ_TRY(dsg_margins(s, rng, err));
+  zsq_adam adam;
+  if (!zsq_adam_init(&adam, n, cfg->lr)) return zsq_fail(err, ZSQ_ERR_NOMEM, "out of memory");
+  plateau pl = {INFINITY, 0, cfg->patience};
+  for (int64_t it = 0; it < cfg->iters; it++) {
+    const double loss = step(s, labels, rng);
+    if (!isfinite(loss)) {
+      zsq_adam_free(&adam);
+      return zsq_fail(err, ZSQ_ERR_INTERNAL,
+                      "synthesis diverged (loss %g at step %lld); try a lower --lr", loss,
+                      (long long)it);
+    }
+    zsq_adam_step(&adam, s->x, s->gx);
+    plateau_step(&pl, loss, &adam);
+    if (cfg->progress) cfg->progress(cfg->progress_ctx, index, batches, it + 1, cfg->iters, loss);
+  }
+  zsq_adam_free(&adam);
+  return ZSQ_OK;
+}
+
+/* Balanced target labels (count/classes of each), shuffled. */
+static void make_labels(int *labels, int64_t count, int64_t classes, zsq_rng *rng) {
+  for (int64_t i = 0; i < count; i++) labels[i] = (int)(i % classes);
+  for (int64_t i = count - 1; i > 0; i--) {
+    const int64_t j = (int64_t)zsq_rng_below(rng, (uint32_t)(i + 1));
+    const int t = labels[i];
+    labels[i] = labels[j];
+    labels[j] = t;
+  }
+}
+
+static double now(void) {
+  struct timespec ts;
+  clock_gettime(CLOCK_MONOTONIC, &ts);
+  return (double)ts.tv_sec + 1e-9 * (double)ts.tv_nsec;
+}
+
+zsq_status zsq_synth_run(const zsq_graph *g, const zsq_synth_cfg *cfg, float *images, int *labels,
+                         zsq_synth_report *report, zsq_err *err) {
+  const double t0 = now();
+  if (cfg->count < 1 || cfg->batch < 1)
+    return zsq_fail(err, ZSQ_ERR_INVALID_ARG, "count and batch must be >= 1");
+  if (cfg->optimise && (cfg->iters < 1 || !(cfg->lr > 0))) {
+    return zsq_fail(err, ZSQ_ERR_INVALID_ARG, "iterations and the learning rate must be positive");
+  }
+  zsq_rng rng;
+  zsq_rng_seed(&rng, cfg->seed);
+  const int64_t batch = cfg->batch < cfg->count ? cfg->batch : cfg->count;
+  const int64_t batches = (cfg->count + batch - 1) / batch;
+  synth_ctx s;
+  zsq_status st = ctx_init(&s, g, cfg, batch, err);
+  if (st == ZSQ_OK) make_labels(labels, cfg->count, s.classes, &rng);
+  const int64_t img = s.c * s.h * s.w;
+  for (int64_t b = 0; st == ZSQ_OK && b < batches; b++) {
+    const int64_t first = b * batch, n = cfg->count - first < batch ? cfg->count - first : batch;
+    int *lab = malloc((size_t)batch * sizeof(int));
+    if (lab == NULL) {
+      st = zsq_fail(err, ZSQ_ERR_NOMEM, "out of memory");
+      break;
+    }
+    for (int64_t i = 0; i < batch; i++) lab[i] = labels[first + (i < n ? i : 0)];
+    st = run_batch(&s, b, batches, lab, &rng, err);
+    free(lab);
+    if (st != ZSQ_OK) break;
+    /* the last batch may be partly padding: keep its first n images */
+    for (int64_t i = 0; i < n; i++) {
+      zsq_nhwc_to_nchw(s.x + i * img, images + (first + i) * img, 1, s.c, s.h * s.w);
+    }
+  }
+  ctx_free(&s);
+  if (st == ZSQ_OK && report != NULL) {
+    st = zsq_synth_quality(g, images, labels, cfg->count, cfg->threadpool, report, err);
+    report->seconds = now() - t0;
+  }
+  return st;
+}
+
+zsq_status zsq_synth_quality(const zsq_graph *g, const float *images, const int *labels,
+                             int64_t count, pthreadpool_t tp, zsq_synth_report *r, zsq_err *err) {
+  memset(r, 0, sizeof *r);
+  const int64_t batch = count < 256 ? count : 256;
+  zsq_fplan *p;
+  ZSQ_TRY(zsq_fplan_create(g, batch, tp, &p, err));
+  zsq_bn_hook *hooks;
+  const int nh = zsq_bn_hooks_find(g, 0, &hooks);
+  const zsq_value *in = zsq_fplan_value(p, g->inputs[0]), *out = zsq_fplan_value(p, g->outputs[0]);
+  const int64_t img = (int64_t)in->numel / batch, classes = (int64_t)out->numel / batch;
+  double **sum = calloc((size_t)(nh > 0 ? nh : 1), sizeof(double *)),
+         **sq = calloc((size_t)(nh > 0 ? nh : 1), sizeof(double *));
+  int64_t *hist = calloc((size_t)classes, sizeof(int64_t));
+  double *prob = malloc((size_t)classes * sizeof(double));
+  zsq_status st = (nh < 0 || !sum || !sq || !hist || !prob)
+                      ? zsq_fail(err, ZSQ_ERR_NOMEM, "out of memory")
+                      : ZSQ_OK;
+  for (int l = 0; st == ZSQ_OK && l < nh; l++) {
+    sum[l] = calloc((size_t)hooks[l].channels, sizeof(double));
+    sq[l] = calloc((size_t)hooks[l].channels, sizeof(double));
+    if (!sum[l] || !sq[l]) st = zsq_fail(err, ZSQ_ERR_NOMEM, "out of memory");
+  }
+  int64_t seen = 0, agree = 0;
+  double conf = 0.0;
+  for (int64_t first = 0; st == ZSQ_OK && first < count; first += batch) {
+    const int64_t n = count - first < batch ? count - first : batch;
+    float *x = in->data;
+    memset(x, 0, in->numel * sizeof(float));
+    for (int64_t i = 0; i < n; i++)
+      zsq_nchw_to_nhwc(images + (first + i) * img, x + i * img, 1, in->dims[1],
+                       in->dims[2] * in->dims[3]);
+    zsq_fplan_forward(p);
+    for (int l = 0; l < nh; l++) {
+      const zsq_value *v = zsq_fplan_value(p, hooks[l].tensor);
+      const int64_t C = hooks[l].channels, rows = (int64_t)v->numel / (batch * C) * n;
+      const float *xv = v->data;
+      for (int64_t rr = 0; rr < rows; rr++) {
+        for (int64_t c = 0; c < C; c++) {
+          sum[l][c] += xv[rr * C + c];
+          sq[l][c] += (double)xv[rr * C + c] * xv[rr * C + c];
+        }
+      }
+    }
+    const float *z = out->data;
+    for (int64_t i = 0; i < n; i++) {
+      zsq_softmax_row(z + i * classes, classes, prob);
+      int64_t best = 0;
+      for (int64_t k = 1; k < classes; k++) best = prob[k] > prob[best] ? k : best;
+      conf += prob[best];
+      agree += best == labels[first + i];
+      hist[best]++;
+    }
+    seen += n;
+  }
+  if (st == ZSQ_OK) {
+    for (int l = 0; l < nh; l++) {
+      const int64_t C = hooks[l].channels;
+      const zsq_value *v = zsq_fplan_value(p, hooks[l].tensor);
+      const double rows = (double)((int64_t)v->numel / (batch * C)) * (double)seen;
+      double d = 0.0;
+      for (int64_t c = 0; c < C; c++) {
+        const double mu = sum[l][c] / rows, var = sq[l][c] / rows - mu * mu;
+        const double sd = sqrt(var > 0 ? var : 0);
+        d += ((mu - hooks[l].mean[c]) * (mu - hooks[l].mean[c]) +
+              (sd - hooks[l].std[c]) * (sd - hooks[l].std[c])) /
+             C;
+      }
+      r->bn_distance += d / nh;
+    }
+    r->mean_confidence = conf / (double)seen;
+    r->label_agreement = (double)agree / (double)seen;
+    r->min_class = r->max_class = hist[0];
+    double ent = 0.0;
+    for (int64_t k = 0; k < classes; k++) {
+      r->min_class = hist[k] < r->min_class ? hist[k] : r->min_class;
+      r->max_class = hist[k] > r->max_class ? hist[k] : r->max_class;
+      const double q = (double)hist[k] / (double)seen;
+      if (q > 0) ent -= q * log(q);
+    }
+    r->class_entropy = classes > 1 ? ent / log((double)classes) : 1.0;
+  }
+  for (int l = 0; l < nh && sum && sq; l++) {
+    free(sum[l]);
+    free(sq[l]);
+  }
+  free(sum);
+  free(sq);
+  free(hist);
+  free(prob);
+  zsq_bn_hooks_free(hooks, nh);
+  zsq_fplan_destroy(p);
+  return st;
+}
