@@ -81,7 +81,10 @@ static void clamp_backward(zsq_fnode *n, zsq_fplan *p, const float *gy, float *c
   const float lo = s->lo, hi = s->hi;
   const size_t count = n->out[0]->numel;
   if (g == NULL) return;
-  for (size_t i = 0; i < count; i++) g[i] += (x[i] > lo && x[i] < hi) ? gy[i] : 0.0f;
+  for (size_t i = 0; i < count; i++) {
+    const float v = gy[i]; /* loaded unconditionally so the loop vectorises */
+    g[i] += ((x[i] > lo) & (x[i] < hi)) ? v : 0.0f;
+  }
 }
 
 static void identity_backward(zsq_fnode *n, zsq_fplan *p, const float *gy, float *const *gx) {
