@@ -1,9 +1,16 @@
-/* gemm.h — the qu8 × qc{8,4}w GEMM microkernel family: ukernel type, epilogue parameters, packing. */
+/* gemm.h — qu8 x qc{8,4}w GEMM ukernels: function type, epilogue parameters, packed layout. */
 #ifndef ZSQ_KERNELS_GEMM_H
 #define ZSQ_KERNELS_GEMM_H
 
 #include <stddef.h>
 #include <stdint.h>
+
+#ifdef __cplusplus
+#define ZSQ_STATIC_ASSERT static_assert
+extern "C" {
+#else
+#define ZSQ_STATIC_ASSERT _Static_assert
+#endif
 
 /* Epilogue of docs/kernels.md, per output element (m, n) of one ukernel call:
  *   t = acc[m][n] + bias[n] - (zw ? zw[n] * rowsum[m] : 0)          (int32)
@@ -50,12 +57,14 @@ typedef struct zsq_qc8w_block_16x2 {
 typedef struct zsq_qc4w_block_16x4 {
   uint8_t nibbles[8][4];
 } zsq_qc4w_block_16x4;
-_Static_assert(sizeof(zsq_qc8w_block_32x4) == 128, "one VNNI W8 k-step: two zmm");
-_Static_assert(sizeof(zsq_qc4w_block_32x4) == 64, "one VNNI W4 k-step: one zmm");
-_Static_assert(sizeof(zsq_qc8w_block_16x2) == 32, "one AVX2 W8 k-step: two 16-byte loads");
-_Static_assert(sizeof(zsq_qc4w_block_16x4) == 32, "one AVX2 W4 k-step: one ymm");
+ZSQ_STATIC_ASSERT(sizeof(zsq_qc8w_block_32x4) == 128, "one VNNI W8 k-step: two zmm");
+ZSQ_STATIC_ASSERT(sizeof(zsq_qc4w_block_32x4) == 64, "one VNNI W4 k-step: one zmm");
+ZSQ_STATIC_ASSERT(sizeof(zsq_qc8w_block_16x2) == 32, "one AVX2 W8 k-step: two 16-byte loads");
+ZSQ_STATIC_ASSERT(sizeof(zsq_qc4w_block_16x4) == 32, "one AVX2 W4 k-step: one ymm");
 
-static inline size_t zsq_round_up(size_t x, size_t q) { return (x + q - 1) / q * q; }
+static inline size_t zsq_round_up(size_t x, size_t q) {
+  return (x + q - 1) / q * q;
+}
 
 /* Bytes of packed weights for n x k codes of wbits (8 or 4) bits in (nr, kr) tiles. */
 size_t zsq_gemm_packed_size(size_t n, size_t k, size_t nr, size_t kr, int wbits);
@@ -97,6 +106,10 @@ void zsq_qu8_qc4w_gemm_requant_ukernel_4x16c4__avx2(size_t mr, size_t nc, size_t
                                                     const uint8_t *a, size_t a_stride,
                                                     const void *w, uint8_t *c, size_t c_stride,
                                                     const zsq_gemm_requant_params *p);
+#endif
+
+#ifdef __cplusplus
+}
 #endif
 
 #endif

@@ -4,7 +4,7 @@
 #include "kernels/gemm.h"
 
 size_t zsq_gemm_packed_size(size_t n, size_t k, size_t nr, size_t kr, int wbits) {
-  return zsq_round_up(n, nr) * zsq_round_up(k, kr) * (size_t) wbits / 8;
+  return zsq_round_up(n, nr) * zsq_round_up(k, kr) * (size_t)wbits / 8;
 }
 
 static int8_t code_at(size_t n, size_t k, const int8_t *w, size_t w_stride, size_t i, size_t j) {
@@ -31,9 +31,9 @@ void zsq_gemm_pack_qc4w(size_t n, size_t k, size_t nr, size_t kr, const int8_t *
     for (size_t k0 = 0; k0 < k; k0 += kr) {
       for (size_t j = 0; j < half; j++) {
         for (size_t kk = 0; kk < kr; kk++) {
-          const uint8_t lo = (uint8_t) code_at(n, k, w, w_stride, n0 + j, k0 + kk) & 0xF;
-          const uint8_t hi = (uint8_t) code_at(n, k, w, w_stride, n0 + half + j, k0 + kk) & 0xF;
-          *o++ = (uint8_t) (lo | hi << 4);
+          const uint8_t lo = (uint8_t)code_at(n, k, w, w_stride, n0 + j, k0 + kk) & 0xF;
+          const uint8_t hi = (uint8_t)code_at(n, k, w, w_stride, n0 + half + j, k0 + kk) & 0xF;
+          *o++ = (uint8_t)(lo | hi << 4);
         }
       }
     }

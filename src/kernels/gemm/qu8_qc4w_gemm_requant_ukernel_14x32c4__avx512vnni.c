@@ -1,7 +1,6 @@
 /* qu8_qc4w_gemm_requant_ukernel_14x32c4__avx512vnni.c — W4 x u8 GEMM, 14x32 vpdpbusd tile. */
 #include "kernels/gemm/vnni-tile.h"
 
-
 void zsq_qu8_qc4w_gemm_requant_ukernel_14x32c4__avx512vnni(size_t mr, size_t nc, size_t kc,
                                                            const uint8_t *a, size_t a_stride,
                                                            const void *w, uint8_t *c,

@@ -1,5 +1,5 @@
-/* qu8_qc4w_gemm_requant_ukernel_1x2c1__scalar.c — W4 oracle: byte k of column pair p holds
- * w[2p][k] (low nibble) and w[2p+1][k] (high nibble). */
+/* qu8_qc4w_gemm_requant_ukernel_1x2c1__scalar.c — W4 oracle on nibble pairs (nr=2, kr=1). */
+/* Byte k of column pair p holds w[2p][k] (low nibble) and w[2p+1][k] (high nibble). */
 #include "kernels/gemm/requant-scalar.h"
 
 static int32_t nibble(uint8_t byte, size_t high) {
@@ -17,7 +17,7 @@ void zsq_qu8_qc4w_gemm_requant_ukernel_1x2c1__scalar(size_t mr, size_t nc, size_
     for (size_t n = 0; n < nc; n++) {
       const uint8_t *col = wp + n / 2 * kc;
       int32_t acc = 0;
-      for (size_t k = 0; k < kc; k++) acc += (int32_t) am[k] * nibble(col[k], n % 2);
+      for (size_t k = 0; k < kc; k++) acc += (int32_t)am[k] * nibble(col[k], n % 2);
       c[m * c_stride + n] = zsq_requant_scalar(acc, m, n, p);
     }
   }

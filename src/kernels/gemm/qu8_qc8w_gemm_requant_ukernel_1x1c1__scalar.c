@@ -10,7 +10,7 @@ void zsq_qu8_qc8w_gemm_requant_ukernel_1x1c1__scalar(size_t mr, size_t nc, size_
     const uint8_t *am = a + m * a_stride;
     for (size_t n = 0; n < nc; n++) {
       int32_t acc = 0;
-      for (size_t k = 0; k < kc; k++) acc += (int32_t) am[k] * (int32_t) wn[n * kc + k];
+      for (size_t k = 0; k < kc; k++) acc += (int32_t)am[k] * (int32_t)wn[n * kc + k];
       c[m * c_stride + n] = zsq_requant_scalar(acc, m, n, p);
     }
   }

@@ -7,22 +7,24 @@
 
 #include "kernels/gemm.h"
 
-/* Per-column operands of 8 output columns, loaded once per NR block. */
+/* Per-column operands of 8 output columns (and the clamp bounds), loaded once per NR block. */
 typedef struct zsq_requant_cols_avx2 {
   __m256i bias, zw;
-  __m256 mult, offset;
+  __m256 mult, offset, qmin, qmax;
 } zsq_requant_cols_avx2;
 
 static inline zsq_requant_cols_avx2 zsq_requant_cols_avx2_load(const zsq_gemm_requant_params *p,
                                                                size_t n0, size_t nc) {
-  const int left = nc > n0 ? (int) (nc - n0 < 8 ? nc - n0 : 8) : 0;
-  const __m256i mask = _mm256_cmpgt_epi32(_mm256_set1_epi32(left),
-                                          _mm256_setr_epi32(0, 1, 2, 3, 4, 5, 6, 7));
+  const int left = nc > n0 ? (int)(nc - n0 < 8 ? nc - n0 : 8) : 0;
+  const __m256i mask =
+      _mm256_cmpgt_epi32(_mm256_set1_epi32(left), _mm256_setr_epi32(0, 1, 2, 3, 4, 5, 6, 7));
   zsq_requant_cols_avx2 c;
   c.bias = _mm256_maskload_epi32(p->bias + n0, mask);
   c.mult = _mm256_maskload_ps(p->mult + n0, mask);
   c.offset = _mm256_maskload_ps(p->offset + n0, mask);
   c.zw = p->zw != NULL ? _mm256_maskload_epi32(p->zw + n0, mask) : _mm256_setzero_si256();
+  c.qmin = _mm256_set1_ps((float)p->qmin);
+  c.qmax = _mm256_set1_ps((float)p->qmax);
   return c;
 }
 
@@ -34,8 +36,8 @@ static inline __m256i zsq_requant_avx2(__m256i acc, const zsq_requant_cols_avx2 
     t = _mm256_sub_epi32(t, _mm256_mullo_epi32(cols->zw, _mm256_set1_epi32(p->rowsum[m])));
   }
   __m256 v = _mm256_fmadd_ps(_mm256_cvtepi32_ps(t), cols->mult, cols->offset);
-  v = _mm256_max_ps(v, _mm256_set1_ps((float) p->qmin));
-  v = _mm256_min_ps(v, _mm256_set1_ps((float) p->qmax));
+  v = _mm256_max_ps(v, _mm256_set1_ps((float)p->qmin));
+  v = _mm256_min_ps(v, _mm256_set1_ps((float)p->qmax));
   return _mm256_cvtps_epi32(_mm256_round_ps(v, _MM_FROUND_TO_NEG_INF | _MM_FROUND_NO_EXC));
 }
 
@@ -44,10 +46,10 @@ static inline void zsq_store16_avx2(__m256i q0, __m256i q1, size_t n, uint8_t *c
   const __m256i w = _mm256_permute4x64_epi64(_mm256_packs_epi32(q0, q1), 0xD8);
   const __m128i b = _mm_packus_epi16(_mm256_castsi256_si128(w), _mm256_extracti128_si256(w, 1));
   if (n >= 16) {
-    _mm_storeu_si128((__m128i *) c, b);
+    _mm_storeu_si128((__m128i *)c, b);
   } else {
     uint8_t tmp[16];
-    _mm_storeu_si128((__m128i *) tmp, b);
+    _mm_storeu_si128((__m128i *)tmp, b);
     memcpy(c, tmp, n);
   }
 }

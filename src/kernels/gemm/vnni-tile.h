@@ -3,15 +3,9 @@
 #define ZSQ_KERNELS_GEMM_VNNI_TILE_H
 
 #include "kernels/gemm/requant-avx512.h"
+#include "kernels/unroll.h"
 
 #define ZSQ_VNNI_MAX_MR 14
-
-/* Loops over tile rows must unroll fully, or acc[][] is demoted to the stack. */
-#if defined(__clang__)
-#define ZSQ_UNROLL _Pragma("clang loop unroll(full)")
-#else
-#define ZSQ_UNROLL _Pragma("GCC unroll 16")
-#endif
 
 /* Broadcast of the 4 activation codes a[0..4) of one row to all 16 lanes. */
 static inline __m512i zsq_vnni_bcast4(const uint8_t *a) {
@@ -28,7 +22,7 @@ static inline void zsq_vnni_load_w(int wbits, const uint8_t *w, __m512i *w0, __m
     *w0 = _mm512_loadu_si512(w);
     *w1 = _mm512_loadu_si512(w + 64);
   } else {
-    const __m512i hi = _mm512_set1_epi8((char) 0xF0);
+    const __m512i hi = _mm512_set1_epi8((char)0xF0);
     const __m512i v = _mm512_loadu_si512(w);
     *w0 = _mm512_and_si512(_mm512_slli_epi16(v, 4), hi);
     *w1 = _mm512_and_si512(v, hi);
@@ -38,21 +32,23 @@ static inline void zsq_vnni_load_w(int wbits, const uint8_t *w, __m512i *w0, __m
 /* C[mr][nc] for MR rows (mr <= MR; rows >= mr alias row mr-1 and are not stored). MR is a
  * compile-time constant after inlining, so acc[][] lives in zmm registers. */
 static inline __attribute__((always_inline)) void zsq_vnni_gemm_tile(
-    const size_t MR, int wbits, size_t mr, size_t nc, size_t kc, const uint8_t *a,
-    size_t a_stride, const uint8_t *w, uint8_t *c, size_t c_stride,
-    const zsq_gemm_requant_params *p) {
+    const size_t MR, int wbits, size_t mr, size_t nc, size_t kc, const uint8_t *a, size_t a_stride,
+    const uint8_t *w, uint8_t *c, size_t c_stride, const zsq_gemm_requant_params *p) {
   const uint8_t *ar[ZSQ_VNNI_MAX_MR];
   for (size_t i = 0; i < MR; i++) ar[i] = a + (i < mr ? i : mr - 1) * a_stride;
-  const size_t kmain = kc & ~(size_t) 3;
-  const __mmask16 ktail = (__mmask16) ((1u << (kc & 3)) - 1);
+  const size_t kmain = kc & ~(size_t)3;
+  const __mmask16 ktail = (__mmask16)((1u << (kc & 3)) - 1);
   const size_t wstep = wbits == 8 ? sizeof(zsq_qc8w_block_32x4) : sizeof(zsq_qc4w_block_32x4);
   for (size_t n0 = 0; n0 < nc; n0 += 32) {
     __m512i acc[ZSQ_VNNI_MAX_MR][2];
     ZSQ_UNROLL for (size_t i = 0; i < MR; i++) acc[i][0] = acc[i][1] = _mm512_setzero_si512();
+    size_t pf = 0; /* one row's next-but-3 cache line per k-step: every row within 64 bytes */
     for (size_t k = 0; k < kmain; k += 4) {
       __m512i w0, w1;
       zsq_vnni_load_w(wbits, w, &w0, &w1);
       w += wstep;
+      _mm_prefetch((const char *)ar[pf] + k + 256, _MM_HINT_T0);
+      pf = pf + 1 == MR ? 0 : pf + 1;
       ZSQ_UNROLL for (size_t i = 0; i < MR; i++) {
         const __m512i va = zsq_vnni_bcast4(ar[i] + k);
         acc[i][0] = _mm512_dpbusd_epi32(acc[i][0], va, w0);

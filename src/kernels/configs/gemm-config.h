@@ -1,0 +1,33 @@
+/* gemm-config.h — the GEMM ukernel per weight width and ISA tier, chosen once from cpuinfo. */
+#ifndef ZSQ_KERNELS_CONFIGS_GEMM_CONFIG_H
+#define ZSQ_KERNELS_CONFIGS_GEMM_CONFIG_H
+
+#include "kernels/gemm.h"
+#include "zsq.h"
+
+#ifdef __cplusplus
+extern "C" {
+#endif
+
+typedef enum zsq_gemm_wt { ZSQ_GEMM_QC8W = 0, ZSQ_GEMM_QC4W = 1, ZSQ_GEMM_WT_COUNT } zsq_gemm_wt;
+
+/* A ukernel and the packing it reads: pack with zsq_gemm_pack_qc{8,4}w(n, k, nr, kr, ...). */
+typedef struct zsq_gemm_config {
+  zsq_gemm_requant_ukernel_fn ukernel;
+  const char *name; /* the ukernel's function name */
+  const char *isa;  /* "scalar", "avx2" or "avx512vnni" */
+  int mr, nr, kr, wbits;
+} zsq_gemm_config;
+
+/* The best kernel the host runs for weight width wt. Never NULL (the scalar tier runs anywhere). */
+const zsq_gemm_config *zsq_gemm_config_best(zsq_gemm_wt wt);
+
+/* The kernel of tier isa ("scalar", "avx2", "avx512vnni") into *out: ZSQ_ERR_INVALID_ARG for an
+ * unknown name, ZSQ_ERR_UNSUPPORTED when this host (or this build) lacks the ISA. */
+zsq_status zsq_gemm_config_for_isa(const char *isa, zsq_gemm_wt wt, const zsq_gemm_config **out);
+
+#ifdef __cplusplus
+}
+#endif
+
+#endif

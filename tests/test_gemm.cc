@@ -1,0 +1,144 @@
+// test_gemm.cc — GEMM ukernels: every tier's kernel bit-exact against the scalar oracle, and the
+// oracle exact against a recomputation, over shapes below, at and above each tile.
+#include <gtest/gtest.h>
+
+#include <string>
+
+#include "gemm-tester.h"
+#include "kernels/configs/gemm-config.h"
+
+namespace {
+
+struct Kernel {
+  const char *isa;
+  zsq_gemm_wt wt;
+};
+
+std::string Name(const testing::TestParamInfo<Kernel> &info) {
+  return std::string(info.param.isa) + (info.param.wt == ZSQ_GEMM_QC8W ? "_qc8w" : "_qc4w");
+}
+
+class GemmUkernel : public testing::TestWithParam<Kernel> {
+ protected:
+  void SetUp() override {
+    const zsq_status s = zsq_gemm_config_for_isa(GetParam().isa, GetParam().wt, &cfg_);
+    if (s == ZSQ_ERR_UNSUPPORTED) GTEST_SKIP() << "host lacks " << GetParam().isa;
+    ASSERT_EQ(s, ZSQ_OK);
+  }
+  GemmTester Tester() const {
+    return GemmTester()
+        .mr(cfg_->mr)
+        .nr(cfg_->nr)
+        .kr(cfg_->kr)
+        .wbits(cfg_->wbits)
+        .m(cfg_->mr)
+        .n(cfg_->nr)
+        .k(cfg_->kr);
+  }
+  // n below, at and above the tile, odd, and over two blocks.
+  std::vector<size_t> Ns() const {
+    const size_t nr = cfg_->nr;
+    std::vector<size_t> ns = {1, nr, nr + 1, 2 * nr + 3, 3};
+    if (nr > 2) ns.push_back(nr - 1);
+    return ns;
+  }
+  const zsq_gemm_config *cfg_ = nullptr;
+};
+
+TEST_P(GemmUkernel, TileExact) {
+  Tester().Test(cfg_->ukernel);
+}
+
+TEST_P(GemmUkernel, SweepMNK) {
+  for (size_t m = 1; m <= static_cast<size_t>(cfg_->mr); m++) {
+    for (size_t k = 1; k <= 3 * static_cast<size_t>(cfg_->kr) + 1; k++) {
+      for (size_t n : Ns()) Tester().m(m).n(n).k(k).Test(cfg_->ukernel);
+    }
+  }
+}
+
+TEST_P(GemmUkernel, LargeK) {
+  for (size_t k : {64, 575, 576, 1153, 4608}) {
+    Tester().n(2 * cfg_->nr + 5).k(k).Test(cfg_->ukernel);
+    Tester()
+        .m(cfg_->mr > 1 ? cfg_->mr - 1 : 1)
+        .n(cfg_->nr)
+        .k(k)
+        .asym_weights(true)
+        .Test(cfg_->ukernel);
+  }
+}
+
+TEST_P(GemmUkernel, Strides) {
+  for (size_t k : {size_t(1), size_t(cfg_->kr + 3), size_t(37)}) {
+    for (size_t n : Ns()) Tester().n(n).k(k).a_stride(k + 7).c_stride(n + 5).Test(cfg_->ukernel);
+  }
+}
+
+TEST_P(GemmUkernel, Clamps) {
+  for (size_t n : Ns()) {
+    Tester().n(n).k(19).qmin(20).qmax(200).Test(cfg_->ukernel);  // clamps inside [0, 255]
+    Tester().n(n).k(19).qmin(0).qmax(15).Test(cfg_->ukernel);    // 4-bit output codes
+    Tester().n(n).k(19).qmin(0).qmax(3).Test(cfg_->ukernel);     // 2-bit output codes
+    Tester().n(n).k(19).qmin(7).qmax(7).Test(cfg_->ukernel);     // degenerate range
+  }
+}
+
+TEST_P(GemmUkernel, AsymmetricWeights) {
+  for (size_t m = 1; m <= static_cast<size_t>(cfg_->mr); m++) {
+    for (size_t n : Ns()) Tester().m(m).n(n).k(23).asym_weights(true).Test(cfg_->ukernel);
+  }
+}
+
+TEST_P(GemmUkernel, LowBitCodes) {
+  // W4A4, W3A3, W3A8 on the 4-bit kernels (3-bit codes in 4-bit lanes); A4 and A2 on 8-bit ones.
+  const std::vector<std::pair<int, int>> wa =
+      cfg_->wbits == 8 ? std::vector<std::pair<int, int>>{{8, 4}, {8, 2}}
+                       : std::vector<std::pair<int, int>>{{4, 4}, {3, 3}, {3, 8}, {4, 2}};
+  for (auto [wb, ab] : wa) {
+    for (size_t k : {size_t(1), size_t(cfg_->kr + 1), size_t(97)}) {
+      for (size_t n : Ns()) {
+        Tester().wbits(wb).abits(ab).n(n).k(k).qmax((1 << ab) - 1).Test(cfg_->ukernel);
+      }
+    }
+  }
+}
+
+TEST_P(GemmUkernel, Seeds) {
+  for (uint32_t s = 2; s < 12; s++) {
+    Tester().n(cfg_->nr + 7).k(5 * cfg_->kr + 3).seed(s).Test(cfg_->ukernel);
+  }
+}
+
+INSTANTIATE_TEST_SUITE_P(
+    Tiers, GemmUkernel,
+    testing::Values(Kernel{"scalar", ZSQ_GEMM_QC8W}, Kernel{"scalar", ZSQ_GEMM_QC4W},
+                    Kernel{"avx2", ZSQ_GEMM_QC8W}, Kernel{"avx2", ZSQ_GEMM_QC4W},
+                    Kernel{"avx512vnni", ZSQ_GEMM_QC8W}, Kernel{"avx512vnni", ZSQ_GEMM_QC4W}),
+    Name);
+
+TEST(GemmConfig, BestIsTheHighestTierTheHostRuns) {
+  for (zsq_gemm_wt wt : {ZSQ_GEMM_QC8W, ZSQ_GEMM_QC4W}) {
+    const zsq_gemm_config *best = zsq_gemm_config_best(wt);
+    ASSERT_NE(best, nullptr);
+    const zsq_gemm_config *same = nullptr;
+    ASSERT_EQ(zsq_gemm_config_for_isa(best->isa, wt, &same), ZSQ_OK);
+    EXPECT_EQ(same, best);
+    EXPECT_EQ(best->wbits, wt == ZSQ_GEMM_QC8W ? 8 : 4);
+  }
+}
+
+TEST(GemmConfig, RejectsUnknownIsa) {
+  const zsq_gemm_config *cfg = nullptr;
+  EXPECT_EQ(zsq_gemm_config_for_isa("avx1024", ZSQ_GEMM_QC8W, &cfg), ZSQ_ERR_INVALID_ARG);
+  EXPECT_EQ(zsq_gemm_config_for_isa(nullptr, ZSQ_GEMM_QC8W, &cfg), ZSQ_ERR_INVALID_ARG);
+  EXPECT_EQ(cfg, nullptr);
+}
+
+TEST(GemmPack, SizesPadNAndK) {
+  EXPECT_EQ(zsq_gemm_packed_size(33, 5, 32, 4, 8), size_t(64 * 8));
+  EXPECT_EQ(zsq_gemm_packed_size(33, 5, 32, 4, 4), size_t(64 * 4));
+  EXPECT_EQ(zsq_gemm_packed_size(3, 3, 1, 1, 8), size_t(9));
+}
+
+}  // namespace
