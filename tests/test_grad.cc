@@ -347,8 +347,8 @@ TEST(Adam, MatchesTheFormulaAndConverges) {
   ASSERT_TRUE(zsq_adam_init(&a, 2, 0.1f));
   float p[2] = {1.0f, -3.0f};
   const float g1[2] = {0.5f, -2.0f}, g2[2] = {0.25f, 1.0f};
-  zsq_adam_step(&a, p, g1);
-  zsq_adam_step(&a, p, g2);
+  zsq_adam_step(&a, p, g1, nullptr);
+  zsq_adam_step(&a, p, g2, nullptr);
   for (int i = 0; i < 2; i++) {
     double m = 0, v = 0, x = i == 0 ? 1.0 : -3.0;
     const double gs[2] = {g1[i], g2[i]};
@@ -365,7 +365,7 @@ TEST(Adam, MatchesTheFormulaAndConverges) {
   float q = 10.0f;
   for (int t = 0; t < 2000; t++) {
     float g = 2.0f * (q - 2.0f);
-    zsq_adam_step(&a, &q, &g);
+    zsq_adam_step(&a, &q, &g, nullptr);
   }
   EXPECT_NEAR(q, 2.0f, 1e-2f);
   zsq_adam_free(&a);

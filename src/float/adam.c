@@ -4,6 +4,7 @@
 #include <math.h>
 
 #include "core/alloc.h"
+#include "float/parallel.h"
 
 int zsq_adam_init(zsq_adam *a, size_t n, float lr) {
   a->lr = lr;
@@ -27,14 +28,29 @@ void zsq_adam_free(zsq_adam *a) {
   a->m = a->v = NULL;
 }
 
-void zsq_adam_step(zsq_adam *a, float *param, const float *grad) {
-  a->step++;
-  const float b1 = a->beta1, b2 = a->beta2;
-  const float c1 = 1.0f - powf(b1, (float)a->step), c2 = 1.0f - powf(b2, (float)a->step);
-  const float step_size = a->lr / c1, inv_sqrt_c2 = 1.0f / sqrtf(c2);
-  for (size_t i = 0; i < a->n; i++) {
-    a->m[i] = b1 * a->m[i] + (1.0f - b1) * grad[i];
-    a->v[i] = b2 * a->v[i] + (1.0f - b2) * grad[i] * grad[i];
-    param[i] -= step_size * a->m[i] / (sqrtf(a->v[i]) * inv_sqrt_c2 + a->eps);
+typedef struct adam_ctx {
+  zsq_adam *a;
+  float *param;
+  const float *grad;
+  float step_size, inv_sqrt_c2;
+} adam_ctx;
+
+static void adam_range(void *ctx, size_t begin, size_t end) {
+  const adam_ctx *c = ctx;
+  zsq_adam *a = c->a;
+  const float b1 = a->beta1, b2 = a->beta2, eps = a->eps;
+  for (size_t i = begin; i < end; i++) {
+    const float g = c->grad[i];
+    a->m[i] = b1 * a->m[i] + (1.0f - b1) * g;
+    a->v[i] = b2 * a->v[i] + (1.0f - b2) * g * g;
+    c->param[i] -= c->step_size * a->m[i] / (sqrtf(a->v[i]) * c->inv_sqrt_c2 + eps);
   }
+}
+
+void zsq_adam_step(zsq_adam *a, float *param, const float *grad, pthreadpool_t tp) {
+  a->step++;
+  const float c1 = 1.0f - powf(a->beta1, (float)a->step),
+              c2 = 1.0f - powf(a->beta2, (float)a->step);
+  adam_ctx c = {a, param, grad, a->lr / c1, 1.0f / sqrtf(c2)};
+  zsq_parallel_for(tp, a->n, 16384, adam_range, &c);
 }

@@ -2,6 +2,7 @@
 #ifndef ZSQ_FLOAT_ADAM_H
 #define ZSQ_FLOAT_ADAM_H
 
+#include <pthreadpool.h>
 #include <stddef.h>
 
 typedef struct zsq_adam {
@@ -15,6 +16,6 @@ typedef struct zsq_adam {
 int zsq_adam_init(zsq_adam *a, size_t n, float lr);
 void zsq_adam_free(zsq_adam *a);
 /* param -= lr * m_hat / (sqrt(v_hat) + eps), with bias-corrected moments of grad. */
-void zsq_adam_step(zsq_adam *a, float *param, const float *grad);
+void zsq_adam_step(zsq_adam *a, float *param, const float *grad, pthreadpool_t tp);
 
 #endif

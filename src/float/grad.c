@@ -5,6 +5,7 @@
 #include <string.h>
 
 #include "core/alloc.h"
+#include "float/parallel.h"
 
 struct zsq_fgrad {
   zsq_fplan *plan;
@@ -63,9 +64,15 @@ float *zsq_fgrad_of(zsq_fgrad *g, int t) {
   return g->buf[t];
 }
 
+static void zero_range(void *ctx, size_t begin, size_t end) {
+  float *b = ctx;
+  memset(b + begin, 0, (end - begin) * sizeof(float));
+}
+
 void zsq_fgrad_zero(zsq_fgrad *g) {
   for (size_t t = 0; t < g->plan->graph->n_tensors; t++) {
-    if (g->buf[t]) memset(g->buf[t], 0, g->plan->values[t].numel * sizeof(float));
+    if (g->buf[t])
+      zsq_parallel_for(g->plan->threadpool, g->plan->values[t].numel, 65536, zero_range, g->buf[t]);
   }
 }
 

@@ -4,6 +4,7 @@
 
 #include "core/alloc.h"
 #include "float/ops.h"
+#include "float/parallel.h"
 
 typedef struct bn_state {
   float *scale, *shift;
@@ -43,47 +44,57 @@ static zsq_status bn_prepare(zsq_fnode *n, zsq_fplan *p, zsq_err *err) {
   return ZSQ_OK;
 }
 
-static void bn_forward(zsq_fnode *n, zsq_fplan *p) {
-  (void)p;
-  const bn_state *s = n->state;
-  const float *x = n->in[0]->data;
-  float *y = n->out[0]->data;
-  const int64_t c = s->channels;
-  if (zsq_value_is_nhwc(n->in[0])) {
-    const int64_t pixels = s->outer * s->inner;
-    for (int64_t px = 0; px < pixels; px++) {
-      for (int64_t i = 0; i < c; i++) y[px * c + i] = x[px * c + i] * s->scale[i] + s->shift[i];
+/* y = x·scale + shift per channel; for a gradient, add gy·scale into gx (shift unused). */
+typedef struct bn_ctx {
+  const zsq_fnode *n;
+  const float *src;
+  float *dst;
+  int accumulate;
+} bn_ctx;
+
+/* Rows of the NHWC pixel loop, or (outer × channel) rows of the other layouts. */
+static void bn_range(void *ctx, size_t begin, size_t end) {
+  const bn_ctx *c = ctx;
+  const bn_state *s = c->n->state;
+  const int64_t ch = s->channels;
+  const float *restrict x = c->src;
+  float *restrict y = c->dst;
+  if (zsq_value_is_nhwc(c->n->in[0])) {
+    for (size_t px = begin; px < end; px++) {
+      const float *xp = x + px * ch;
+      float *yp = y + px * ch;
+      if (c->accumulate) {
+        for (int64_t i = 0; i < ch; i++) yp[i] += xp[i] * s->scale[i];
+      } else {
+        for (int64_t i = 0; i < ch; i++) yp[i] = xp[i] * s->scale[i] + s->shift[i];
+      }
     }
     return;
   }
-  for (int64_t o = 0; o < s->outer; o++) {
-    for (int64_t i = 0; i < c; i++) {
-      const float *xs = x + (o * c + i) * s->inner;
-      float *ys = y + (o * c + i) * s->inner;
-      for (int64_t k = 0; k < s->inner; k++) ys[k] = xs[k] * s->scale[i] + s->shift[i];
-    }
+  for (size_t row = begin; row < end; row++) {
+    const int64_t i = (int64_t)row % ch;
+    const float *xs = x + row * s->inner;
+    float *ys = y + row * s->inner;
+    for (int64_t k = 0; k < s->inner; k++)
+      ys[k] = c->accumulate ? ys[k] + xs[k] * s->scale[i] : xs[k] * s->scale[i] + s->shift[i];
   }
 }
 
-static void bn_backward(zsq_fnode *n, zsq_fplan *p, const float *gy, float *const *gx) {
-  (void)p;
+static size_t bn_rows(const zsq_fnode *n) {
   const bn_state *s = n->state;
-  float *g = gx[0];
-  if (g == NULL) return;
-  const int64_t c = s->channels;
-  if (zsq_value_is_nhwc(n->in[0])) {
-    const int64_t pixels = s->outer * s->inner;
-    for (int64_t px = 0; px < pixels; px++) {
-      for (int64_t i = 0; i < c; i++) g[px * c + i] += gy[px * c + i] * s->scale[i];
-    }
-    return;
-  }
-  for (int64_t o = 0; o < s->outer; o++) {
-    for (int64_t i = 0; i < c; i++) {
-      for (int64_t k = 0; k < s->inner; k++)
-        g[(o * c + i) * s->inner + k] += gy[(o * c + i) * s->inner + k] * s->scale[i];
-    }
-  }
+  return zsq_value_is_nhwc(n->in[0]) ? (size_t)(s->outer * s->inner)
+                                     : (size_t)(s->outer * s->channels);
+}
+
+static void bn_forward(zsq_fnode *n, zsq_fplan *p) {
+  bn_ctx c = {n, n->in[0]->data, n->out[0]->data, 0};
+  zsq_parallel_for(p->threadpool, bn_rows(n), 256, bn_range, &c);
+}
+
+static void bn_backward(zsq_fnode *n, zsq_fplan *p, const float *gy, float *const *gx) {
+  if (gx[0] == NULL) return;
+  bn_ctx c = {n, gy, gx[0], 1};
+  zsq_parallel_for(p->threadpool, bn_rows(n), 256, bn_range, &c);
 }
 
 static void bn_release(zsq_fnode *n) {

@@ -6,6 +6,7 @@
 
 #include "core/alloc.h"
 #include "float/conv.h"
+#include "float/parallel.h"
 #include "float/sgemm.h"
 
 #define COL_ROWS 512
@@ -100,6 +101,36 @@ static void im2col(const zsq_fnode *n, const conv_state *s, int64_t gi, int64_t 
   }
 }
 
+/* gy where the fused clamp was inactive, 0 elsewhere, into the deconvolution's input buffer. */
+typedef struct mask_ctx {
+  const float *gy, *y;
+  float *out;
+  float lo, hi;
+  int clamped;
+} mask_ctx;
+
+static void mask_range(void *ctx, size_t begin, size_t end) {
+  const mask_ctx *c = ctx;
+  if (!c->clamped) {
+    memcpy(c->out + begin, c->gy + begin, (end - begin) * sizeof(float));
+    return;
+  }
+  for (size_t i = begin; i < end; i++) {
+    const float v = c->gy[i];
+    c->out[i] = ((c->y[i] > c->lo) & (c->y[i] < c->hi)) ? v : 0.0f;
+  }
+}
+
+typedef struct add_ctx {
+  const float *src;
+  float *dst;
+} add_ctx;
+
+static void add_range(void *ctx, size_t begin, size_t end) {
+  const add_ctx *c = ctx;
+  for (size_t i = begin; i < end; i++) c->dst[i] += c->src[i];
+}
+
 void zsq_conv_backward(zsq_fnode *n, zsq_fplan *p, const float *gy, float *const *gx) {
   conv_state *s = n->state;
   conv_grad *cg = s->grad;
@@ -110,11 +141,12 @@ void zsq_conv_backward(zsq_fnode *n, zsq_fplan *p, const float *gy, float *const
   float *gxi = gx[0], *gw = gx[1], *gb = n->n_inputs > 2 ? gx[2] : NULL;
   const float lo = n->node->act_min, hi = n->node->act_max, *y = n->out[0]->data;
   const int clamped = lo != -INFINITY || hi != INFINITY;
-  for (size_t i = 0; i < n->out[0]->numel; i++)
-    cg->gy[i] = (!clamped || (y[i] > lo && y[i] < hi)) ? gy[i] : 0.0f;
+  mask_ctx mc = {gy, y, cg->gy, lo, hi, clamped};
+  zsq_parallel_for(p->threadpool, n->out[0]->numel, 16384, mask_range, &mc);
   if (gxi != NULL) {
     xnn_run_operator(cg->dgrad, p->threadpool);
-    for (size_t i = 0; i < n->in[0]->numel; i++) gxi[i] += cg->dx[i];
+    add_ctx ac = {cg->dx, gxi};
+    zsq_parallel_for(p->threadpool, n->in[0]->numel, 16384, add_range, &ac);
   }
   if (gw != NULL) {
     for (int64_t gi = 0; gi < group; gi++) {

@@ -4,6 +4,10 @@
 #include <string.h>
 
 #include "float/ops.h"
+#include "float/parallel.h"
+
+/* Elements per task: big enough to amortise a pthreadpool dispatch. */
+#define ZSQ_GRAIN 16384
 
 void zsq_value_same_shape(zsq_value *out, const zsq_value *in) {
   out->rank = in->rank;
@@ -47,19 +51,23 @@ static zsq_status unary_prepare(zsq_fnode *n, zsq_fplan *p, zsq_err *err) {
   return ZSQ_OK;
 }
 
-static void clamp_forward(zsq_fnode *n, zsq_fplan *p) {
-  (void)p;
+static void clamp_range(void *ctx, size_t begin, size_t end) {
+  const zsq_fnode *n = ctx;
   const clamp_state *s = n->state;
-  const float *x = n->in[0]->data;
-  float *y = n->out[0]->data;
+  const float *restrict x = n->in[0]->data;
+  float *restrict y = n->out[0]->data;
   const float lo = s->lo, hi = s->hi;
-  for (size_t i = 0; i < n->out[0]->numel; i++) {
+  for (size_t i = begin; i < end; i++) {
     /* ONNX Clip: min first, then max (so min > max yields max). NaN propagates. */
     float v = x[i];
     v = v < lo ? lo : v;
     v = v > hi ? hi : v;
     y[i] = v;
   }
+}
+
+static void clamp_forward(zsq_fnode *n, zsq_fplan *p) {
+  zsq_parallel_for(p->threadpool, n->out[0]->numel, ZSQ_GRAIN, clamp_range, n);
 }
 
 static void identity_forward(zsq_fnode *n, zsq_fplan *p) {
@@ -73,18 +81,29 @@ static void release_state(zsq_fnode *n) {
 }
 
 /* d clamp(x)/dx = 1 strictly inside (lo, hi), else 0 (PyTorch's hardtanh/relu convention). */
-static void clamp_backward(zsq_fnode *n, zsq_fplan *p, const float *gy, float *const *gx) {
-  (void)p;
-  const clamp_state *s = n->state;
-  const float *restrict x = n->in[0]->data;
-  float *restrict g = gx[0];
+typedef struct grad_ctx {
+  const zsq_fnode *n;
+  const float *gy;
+  float *const *gx;
+} grad_ctx;
+
+static void clamp_backward_range(void *ctx, size_t begin, size_t end) {
+  const grad_ctx *c = ctx;
+  const clamp_state *s = c->n->state;
+  const float *restrict x = c->n->in[0]->data;
+  const float *gy = c->gy;
+  float *restrict g = c->gx[0];
   const float lo = s->lo, hi = s->hi;
-  const size_t count = n->out[0]->numel;
-  if (g == NULL) return;
-  for (size_t i = 0; i < count; i++) {
+  for (size_t i = begin; i < end; i++) {
     const float v = gy[i]; /* loaded unconditionally so the loop vectorises */
     g[i] += ((x[i] > lo) & (x[i] < hi)) ? v : 0.0f;
   }
+}
+
+static void clamp_backward(zsq_fnode *n, zsq_fplan *p, const float *gy, float *const *gx) {
+  if (gx[0] == NULL) return;
+  grad_ctx c = {n, gy, gx};
+  zsq_parallel_for(p->threadpool, n->out[0]->numel, ZSQ_GRAIN, clamp_backward_range, &c);
 }
 
 static void identity_backward(zsq_fnode *n, zsq_fplan *p, const float *gy, float *const *gx) {
@@ -207,33 +226,59 @@ static inline float clampf(float v, float lo, float hi) {
   return v > hi ? hi : v;
 }
 
-static void binary_run(zsq_fnode *n, int is_mul) {
+static void add_same_range(void *ctx, size_t begin, size_t end) {
+  const zsq_fnode *n = ctx;
+  const binary_state *s = n->state;
+  const float *restrict a = n->in[0]->data, *restrict b = n->in[1]->data;
+  float *restrict y = n->out[0]->data;
+  const float lo = s->lo, hi = s->hi;
+  for (size_t i = begin; i < end; i++) y[i] = clampf(a[i] + b[i], lo, hi);
+}
+
+static void mul_same_range(void *ctx, size_t begin, size_t end) {
+  const zsq_fnode *n = ctx;
+  const binary_state *s = n->state;
+  const float *restrict a = n->in[0]->data, *restrict b = n->in[1]->data;
+  float *restrict y = n->out[0]->data;
+  const float lo = s->lo, hi = s->hi;
+  for (size_t i = begin; i < end; i++) y[i] = clampf(a[i] * b[i], lo, hi);
+}
+
+static void binary_run(zsq_fnode *n, int is_mul, pthreadpool_t tp) {
   const binary_state *s = n->state;
   const float *a = n->in[0]->data, *b = n->in[1]->data;
   float *y = n->out[0]->data;
   const float lo = s->lo, hi = s->hi;
   if (n->out[0]->numel == 0) return;
   if (s->same) {
-    for (size_t i = 0; i < n->out[0]->numel; i++)
-      y[i] = clampf(is_mul ? a[i] * b[i] : a[i] + b[i], lo, hi);
+    zsq_parallel_for(tp, n->out[0]->numel, ZSQ_GRAIN, is_mul ? mul_same_range : add_same_range, n);
     return;
   }
   BINARY_WALK(s, y[oy] = clampf(is_mul ? a[ea] * b[eb] : a[ea] + b[eb], lo, hi));
 }
 
 static void add_forward(zsq_fnode *n, zsq_fplan *p) {
-  (void)p;
-  binary_run(n, 0);
+  binary_run(n, 0, p->threadpool);
 }
 
 static void mul_forward(zsq_fnode *n, zsq_fplan *p) {
-  (void)p;
-  binary_run(n, 1);
+  binary_run(n, 1, p->threadpool);
 }
 
 /* Gradients reduce over broadcast dims (stride-0 offsets accumulate). A fused clamp passes the
  * gradient only where the output is strictly inside it. */
-static void binary_backward(zsq_fnode *n, int is_mul, const float *gy, float *const *gx) {
+static void add_backward_range(void *ctx, size_t begin, size_t end) {
+  const grad_ctx *c = ctx;
+  float *ga = c->gx[0], *gb = c->gx[1];
+  const float *gy = c->gy;
+  if (ga)
+    for (size_t i = begin; i < end; i++) ga[i] += gy[i];
+  if (gb)
+    for (size_t i = begin; i < end; i++) gb[i] += gy[i];
+}
+
+static void binary_backward(zsq_fnode *n, int is_mul, const float *gy, float *const *gx,
+                            pthreadpool_t tp) {
   const binary_state *s = n->state;
   const float *a = n->in[0]->data, *b = n->in[1]->data, *y = n->out[0]->data;
   float *ga = gx[0], *gb = gx[1];
@@ -241,11 +286,8 @@ static void binary_backward(zsq_fnode *n, int is_mul, const float *gy, float *co
   const int unclamped = lo == -INFINITY && hi == INFINITY;
   if (n->out[0]->numel == 0) return;
   if (s->same && unclamped && !is_mul) { /* the residual Add of training graphs */
-    const size_t count = n->out[0]->numel;
-    for (size_t i = 0; i < count; i++) {
-      if (ga) ga[i] += gy[i];
-      if (gb) gb[i] += gy[i];
-    }
+    grad_ctx c = {n, gy, gx};
+    zsq_parallel_for(tp, n->out[0]->numel, ZSQ_GRAIN, add_backward_range, &c);
     return;
   }
   BINARY_WALK(s, {
@@ -256,13 +298,11 @@ static void binary_backward(zsq_fnode *n, int is_mul, const float *gy, float *co
 }
 
 static void add_backward(zsq_fnode *n, zsq_fplan *p, const float *gy, float *const *gx) {
-  (void)p;
-  binary_backward(n, 0, gy, gx);
+  binary_backward(n, 0, gy, gx, p->threadpool);
 }
 
 static void mul_backward(zsq_fnode *n, zsq_fplan *p, const float *gy, float *const *gx) {
-  (void)p;
-  binary_backward(n, 1, gy, gx);
+  binary_backward(n, 1, gy, gx, p->threadpool);
 }
 
 const zsq_fop zsq_fop_add = {.prepare = binary_prepare,

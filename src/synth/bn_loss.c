@@ -68,12 +68,18 @@ static double slack(double d, double m, double *sign) {
 double zsq_bn_loss_per_sample(const zsq_bn_hook *h, const float *x, int64_t n, int64_t pixels,
                               float slack_mean, float slack_std, const float *w, float scale,
                               float *gx) {
+  return zsq_bn_loss_per_sample_range(h, x, n, 0, n, pixels, slack_mean, slack_std, w, scale, gx);
+}
+
+double zsq_bn_loss_per_sample_range(const zsq_bn_hook *h, const float *x, int64_t n, int64_t first,
+                                    int64_t count, int64_t pixels, float slack_mean,
+                                    float slack_std, const float *w, float scale, float *gx) {
   const int64_t C = h->channels;
   double *mu = malloc((size_t)C * sizeof(double)), *sq = malloc((size_t)C * sizeof(double));
   float *a = malloc((size_t)C * sizeof(float)), *b = malloc((size_t)C * sizeof(float));
   double loss = 0.0;
   if (!mu || !sq || !a || !b) goto done;
-  for (int64_t s = 0; s < n; s++) {
+  for (int64_t s = first; s < first + count; s++) {
     const float *xs = x + s * pixels * C;
     memset(mu, 0, (size_t)C * sizeof(double));
     memset(sq, 0, (size_t)C * sizeof(double));

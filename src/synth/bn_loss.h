@@ -31,6 +31,11 @@ void zsq_bn_hooks_free(zsq_bn_hook *h, int n);
 double zsq_bn_loss_per_sample(const zsq_bn_hook *h, const float *x, int64_t n, int64_t pixels,
                               float slack_mean, float slack_std, const float *w, float scale,
                               float *gx);
+/* The same for images [first, first + count) of a batch of n (x, w and gx still point at image 0),
+ * so a batch can be split across threads. */
+double zsq_bn_loss_per_sample_range(const zsq_bn_hook *h, const float *x, int64_t n, int64_t first,
+                                    int64_t count, int64_t pixels, float slack_mean,
+                                    float slack_std, const float *w, float scale, float *gx);
 
 /* Batch L-MSE: (1/C) Σ_c (μ_c − μ̂_c)² + (v_c − v̂_c)², biased variance over all N·pixels. */
 double zsq_bn_loss_batch(const zsq_bn_hook *h, const float *x, int64_t n, int64_t pixels,

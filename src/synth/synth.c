@@ -12,6 +12,7 @@
 #include "float/adam.h"
 #include "float/grad.h"
 #include "float/layout.h"
+#include "float/parallel.h"
 #include "float/plan.h"
 #include "synth/augment.h"
 #include "synth/bn_loss.h"
@@ -194,47 +195,85 @@ static zsq_status dsg_margins(synth_ctx *s, zsq_rng *rng, zsq_err *err) {
   return ZSQ_OK;
 }
 
-/* One forward/backward step on the current images; returns the loss (gradient left in s->gx). */
-static double step(synth_ctx *s, const int *labels, zsq_rng *rng) {
-  const zsq_synth_cfg *cfg = s->cfg;
+/* Per-image work of a step, split across the threadpool: crops, per-sample BN losses. */
+typedef struct step_ctx {
+  synth_ctx *s;
+  int hook;
+  const float *gin;
+  double *loss; /* per image, summed in order afterwards: deterministic for any thread count */
+} step_ctx;
+
+static void crop_forward_range(void *ctx, size_t begin, size_t end) {
+  const step_ctx *c = ctx;
+  synth_ctx *s = c->s;
   const int64_t img = s->c * s->h * s->w;
   float *in = zsq_fplan_value(s->plan, s->g->inputs[0])->data;
-  for (int64_t b = 0; b < s->batch; b++) {
-    zsq_crop_sample(rng, s->h, s->w, cfg->lor_p, cfg->lor_scale_lo, &s->crops[b]);
+  for (size_t b = begin; b < end; b++) {
     zsq_crop_forward(&s->crops[b], s->x + b * img, in + b * img, s->h, s->w, s->c);
   }
+}
+
+static void crop_adjoint_range(void *ctx, size_t begin, size_t end) {
+  const step_ctx *c = ctx;
+  synth_ctx *s = c->s;
+  const int64_t img = s->c * s->h * s->w;
+  memset(s->gx + begin * img, 0, (end - begin) * (size_t)img * sizeof(float));
+  for (size_t b = begin; b < end; b++) {
+    zsq_crop_adjoint(&s->crops[b], c->gin + b * img, s->gx + b * img, s->h, s->w, s->c);
+  }
+}
+
+static void per_sample_range(void *ctx, size_t begin, size_t end) {
+  const step_ctx *c = ctx;
+  synth_ctx *s = c->s;
+  const zsq_bn_hook *hk = &s->hooks[c->hook];
+  const zsq_value *v = zsq_fplan_value(s->plan, hk->tensor);
+  const int64_t px = (int64_t)v->numel / (s->batch * hk->channels);
+  for (size_t b = begin; b < end; b++) {
+    c->loss[b] = zsq_bn_loss_per_sample_range(
+        hk, v->data, s->batch, (int64_t)b, 1, px, s->slack_mean[c->hook], s->slack_std[c->hook],
+        s->cfg->dsg_lse ? s->sample_w : NULL, 1.0f, zsq_fgrad_of(s->grad, hk->tensor));
+  }
+}
+
+/* One forward/backward step on the current images; returns the loss (gradient left in s->gx). */
+static double step(synth_ctx *s, const int *labels, zsq_rng *rng, double *per_image) {
+  const zsq_synth_cfg *cfg = s->cfg;
+  pthreadpool_t tp = cfg->threadpool;
+  for (int64_t b = 0; b < s->batch; b++) {
+    zsq_crop_sample(rng, s->h, s->w, cfg->lor_p, cfg->lor_scale_lo, &s->crops[b]);
+  }
+  step_ctx c = {s, 0, NULL, per_image};
+  zsq_parallel_for(tp, (size_t)s->batch, 1, crop_forward_range, &c);
   zsq_fplan_forward(s->plan);
   zsq_fgrad_zero(s->grad);
   double loss = 0.0;
   for (int l = 0; l < s->n_hooks; l++) {
     const zsq_bn_hook *hk = &s->hooks[l];
     const zsq_value *v = zsq_fplan_value(s->plan, hk->tensor);
-    float *g = zsq_fgrad_of(s->grad, hk->tensor);
     const int64_t px = (int64_t)v->numel / (s->batch * hk->channels);
     if (cfg->bn == ZSQ_BN_PER_SAMPLE) {
-      const float *w = NULL;
       if (cfg->dsg_lse) { /* sample i < L gets layer (i mod L)'s term doubled */
-        for (int64_t b = 0; b < s->batch; b++)
+        for (int64_t b = 0; b < s->batch; b++) {
           s->sample_w[b] = (b < s->n_hooks && b % s->n_hooks == l) ? 2.0f : 1.0f;
-        w = s->sample_w;
+        }
       }
-      loss += zsq_bn_loss_per_sample(hk, v->data, s->batch, px, s->slack_mean[l], s->slack_std[l],
-                                     w, 1.0f, g);
+      c.hook = l;
+      zsq_parallel_for(tp, (size_t)s->batch, 1, per_sample_range, &c);
+      for (int64_t b = 0; b < s->batch; b++) loss += per_image[b];
     } else if (cfg->bn == ZSQ_BN_BATCH) {
       /* IntraQ/HAST average the layer terms */
-      loss +=
-          zsq_bn_loss_batch(hk, v->data, s->batch, px, 1.0f / (float)s->n_hooks, g) / s->n_hooks;
+      loss += zsq_bn_loss_batch(hk, v->data, s->batch, px, 1.0f / (float)s->n_hooks,
+                                zsq_fgrad_of(s->grad, hk->tensor)) /
+              s->n_hooks;
     }
   }
   const zsq_value *out = zsq_fplan_value(s->plan, s->g->outputs[0]);
   loss += zsq_label_loss_apply(cfg->label, out->data, s->batch, s->classes, labels, cfg->hast_beta,
                                cfg->hast_gamma, 1.0f, zsq_fgrad_of(s->grad, s->g->outputs[0]));
   zsq_fgrad_backward(s->grad);
-  const float *gin = zsq_fgrad_of(s->grad, s->g->inputs[0]);
-  memset(s->gx, 0, (size_t)(s->batch * img) * sizeof(float));
-  for (int64_t b = 0; b < s->batch; b++) {
-    zsq_crop_adjoint(&s->crops[b], gin + b * img, s->gx + b * img, s->h, s->w, s->c);
-  }
+  c.gin = zsq_fgrad_of(s->grad, s->g->inputs[0]);
+  zsq_parallel_for(tp, (size_t)s->batch, 1, crop_adjoint_range, &c);
   return loss;
 }
 
@@ -251,18 +290,25 @@ static zsq_status run_batch(synth_ctx *s, int64_t index, int64_t batches, const 
   zsq_adam adam;
   if (!zsq_adam_init(&adam, n, cfg->lr)) return zsq_fail(err, ZSQ_ERR_NOMEM, "out of memory");
   plateau pl = {INFINITY, 0, cfg->patience};
+  double *per_image = malloc((size_t)s->batch * sizeof(double));
+  if (per_image == NULL) {
+    zsq_adam_free(&adam);
+    return zsq_fail(err, ZSQ_ERR_NOMEM, "out of memory");
+  }
   for (int64_t it = 0; it < cfg->iters; it++) {
-    const double loss = step(s, labels, rng);
+    const double loss = step(s, labels, rng, per_image);
     if (!isfinite(loss)) {
       zsq_adam_free(&adam);
+      free(per_image);
       return zsq_fail(err, ZSQ_ERR_INTERNAL,
                       "synthesis diverged (loss %g at step %lld); try a lower --lr", loss,
                       (long long)it);
     }
-    zsq_adam_step(&adam, s->x, s->gx);
+    zsq_adam_step(&adam, s->x, s->gx, cfg->threadpool);
     plateau_step(&pl, loss, &adam);
     if (cfg->progress) cfg->progress(cfg->progress_ctx, index, batches, it + 1, cfg->iters, loss);
   }
+  free(per_image);
   zsq_adam_free(&adam);
   return ZSQ_OK;
 }
