@@ -114,6 +114,9 @@ const char *zsq_calib_last_error(const zsq_calib *c);
 /* The versioned .zsd file (docs/file-format.md): save, and load with full validation. */
 zsq_status zsq_calib_save(zsq_calib *c, const char *path);
 zsq_status zsq_calib_load(zsq_calib *c, const char *path);
+/* Replace the set's contents with copies of images (count × c × h × w) and labels. */
+zsq_status zsq_calib_set(zsq_calib *c, int64_t count, int channels, int height, int width,
+                         const float *images, const int *labels, const char *method, uint64_t seed);
 int64_t zsq_calib_count(const zsq_calib *c);
 void zsq_calib_geometry(const zsq_calib *c, int *channels, int *height, int *width);
 const float *zsq_calib_image(const zsq_calib *c, int64_t i); /* C*H*W floats */
@@ -148,6 +151,34 @@ typedef struct zsq_synth_report {
 /* Synthesise a calibration set from the model alone. The report may be NULL. */
 zsq_status zsq_synthesize(zsq_model *m, const zsq_synth_options *opt, zsq_calib *out,
                           zsq_synth_report *report);
+
+/* ---- Post-training quantization (simulation) -------------------------------------------- */
+
+typedef struct zsq_quant_options {
+  int wbits, abits;         /* 8, 4, 3 or 2 */
+  int quantize_all;         /* 0: first and last layer stay at 8 bits (the default scheme) */
+  const char *act_range;    /* "minmax", "percentile" or "mse" (NULL: mse) */
+  const char *weight_range; /* "minmax" or "mse" (NULL: mse) */
+  float percentile;         /* for act_range "percentile" (0: 99.99) */
+  int threads;
+} zsq_quant_options;
+
+typedef struct zsq_quant_layer {
+  const char *name;
+  int wbits, abits;      /* weight and input-activation bits */
+  double in_min, in_max; /* input range seen on the calibration data */
+  float in_scale, in_zero_point;
+  double weight_sqnr_db;      /* weights alone */
+  double isolated_sqnr_db;    /* output, only this layer quantized */
+  double accumulated_sqnr_db; /* output, the whole model quantized */
+} zsq_quant_layer;
+
+/* Quantize m with the calibration set; out becomes the simulated quantized model (a float graph
+ * computing what the integer runtime will compute), usable with zsq_session_*. */
+zsq_status zsq_quantize(zsq_model *m, const zsq_quant_options *opt, const zsq_calib *calib,
+                        zsq_model *out);
+size_t zsq_model_quant_layer_count(const zsq_model *m);
+zsq_status zsq_model_quant_layer(const zsq_model *m, size_t i, zsq_quant_layer *layer);
 
 #ifdef __cplusplus
 }

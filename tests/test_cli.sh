@@ -29,7 +29,7 @@ expect 0 '^zsq [0-9]+\.[0-9]+\.[0-9]+' -- --version
 expect 0 'usage: zsq' -- --help
 expect 2 'usage: zsq' --
 expect 2 "unknown command 'frobnicate'" -- frobnicate
-expect 2 "'quantize' is not implemented" -- quantize
+expect 2 "'run' is not implemented" -- run
 expect 0 'usage: zsq inspect' -- inspect --help
 expect 0 '^zsq [0-9]' -- inspect --version
 expect 0 '^zsq [0-9]' -- eval --version

@@ -42,6 +42,30 @@ zsq_status zsq_calib_load(zsq_calib *c, const char *path) {
   return zsq_calib_read(path, &c->d, &c->err);
 }
 
+zsq_status zsq_calib_set(zsq_calib *c, int64_t count, int channels, int height, int width,
+                         const float *images, const int *labels, const char *method,
+                         uint64_t seed) {
+  if (c == NULL || images == NULL || labels == NULL || count < 1 || channels < 1 || height < 1 ||
+      width < 1) {
+    return ZSQ_ERR_INVALID_ARG;
+  }
+  zsq_err_clear(&c->err);
+  const size_t n = (size_t)count * (size_t)channels * (size_t)height * (size_t)width;
+  zsq_calib_data d = {.count = count, .c = channels, .h = height, .w = width, .seed = seed};
+  strncpy(d.method, method ? method : "", sizeof d.method - 1);
+  d.images = malloc(n * sizeof(float));
+  d.labels = malloc((size_t)count * sizeof(int));
+  if (d.images == NULL || d.labels == NULL) {
+    zsq_calib_data_free(&d);
+    return zsq_fail(&c->err, ZSQ_ERR_NOMEM, "out of memory");
+  }
+  memcpy(d.images, images, n * sizeof(float));
+  memcpy(d.labels, labels, (size_t)count * sizeof(int));
+  zsq_calib_data_free(&c->d);
+  c->d = d;
+  return ZSQ_OK;
+}
+
 int64_t zsq_calib_count(const zsq_calib *c) {
   return c ? c->d.count : 0;
 }

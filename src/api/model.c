@@ -14,10 +14,22 @@ zsq_status zsq_model_create(zsq_model **out) {
   return *out ? ZSQ_OK : ZSQ_ERR_NOMEM;
 }
 
+void zsq_model_reset(zsq_model *m) {
+  if (m->quant) {
+    zsq_qresult_free(m->quant);
+    free(m->quant);
+  } else {
+    zsq_graph_free(m->graph);
+  }
+  m->quant = NULL;
+  m->graph = NULL;
+  free(m->layers);
+  m->layers = NULL;
+}
+
 void zsq_model_destroy(zsq_model *m) {
   if (m == NULL) return;
-  zsq_graph_free(m->graph);
-  free(m->layers);
+  zsq_model_reset(m);
   free(m);
 }
 
@@ -26,7 +38,7 @@ const char *zsq_model_last_error(const zsq_model *m) {
 }
 
 /* Shapes and MACs per node for batch 1, from a throw-away plan. */
-static zsq_status describe_layers(zsq_model *m) {
+zsq_status zsq_model_describe(zsq_model *m) {
   zsq_fplan *p;
   const zsq_graph *g = m->graph;
   const zsq_tensor *in = &g->tensors[g->inputs[0]];
@@ -70,14 +82,11 @@ static zsq_status finish_load(zsq_model *m, zsq_status st) {
   if (m->graph->n_inputs == 0 || m->graph->n_outputs == 0) {
     return zsq_fail(&m->err, ZSQ_ERR_FORMAT, "the model has no float input or no output");
   }
-  return describe_layers(m);
+  return zsq_model_describe(m);
 }
 
 static void reset(zsq_model *m) {
-  zsq_graph_free(m->graph);
-  m->graph = NULL;
-  free(m->layers);
-  m->layers = NULL;
+  zsq_model_reset(m);
   zsq_err_clear(&m->err);
 }
 

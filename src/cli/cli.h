@@ -44,8 +44,41 @@ double zsq_cli_now(void);
 /* Writes s as a JSON string literal. */
 void zsq_json_string(FILE *f, const char *s);
 
+#define ZSQ_CLI_MAX_CH 16
+
+/* Input normalisation x = (p·scale − mean[c]) / std[c]. */
+typedef struct zsq_norm {
+  float mean[ZSQ_CLI_MAX_CH], std[ZSQ_CLI_MAX_CH], scale;
+  int channels;
+} zsq_norm;
+
+/* From --mean/--std/--scale (NULL when absent), else the model's zsq.input_* metadata; returns an
+ * exit code, having printed what is missing. */
+int zsq_cli_norm(zsq_model *m, const char *path, const char *mean_s, const char *std_s,
+                 const char *scale_s, int channels, zsq_norm *out);
+/* One CHW uint8 image (hw pixels per channel) to normalised floats. */
+void zsq_cli_normalise(const zsq_norm *n, const uint8_t *px, size_t hw, float *out);
+/* Exit code: whether the model takes the dataset's images. */
+int zsq_cli_check_geometry(zsq_model *m, const char *path, zsq_dataset *d);
+
+typedef struct zsq_acc_opts {
+  int64_t limit, batch;
+  int threads, fold;
+  const char *label; /* progress label */
+} zsq_acc_opts;
+
+typedef struct zsq_acc_result {
+  int64_t correct, count;
+  double seconds;
+} zsq_acc_result;
+
+/* Top-1 accuracy of m on d; returns an exit code. */
+int zsq_cli_accuracy(zsq_model *m, const char *path, zsq_dataset *d, const zsq_norm *nrm,
+                     const zsq_acc_opts *o, zsq_acc_result *r);
+
 int zsq_cmd_inspect(int argc, char **argv);
 int zsq_cmd_eval(int argc, char **argv);
 int zsq_cmd_synth(int argc, char **argv);
+int zsq_cmd_quantize(int argc, char **argv);
 
 #endif

@@ -4,8 +4,6 @@
 
 #include "cli/cli.h"
 
-#define MAX_CH 16
-
 static const char kHelp[] =
     "usage: zsq eval MODEL.onnx --data fmnist [options]\n"
     "\n"
@@ -32,16 +30,6 @@ typedef struct eval_opts {
   const char *mean_s, *std_s, *scale_s;
   int fold;
 } eval_opts;
-
-static int parse_scale(const char *s, float *out) {
-  if (strncmp(s, "1/", 2) == 0) {
-    float d;
-    if (zsq_cli_parse_floats(s + 2, &d, 1) != 1 || !(d > 0)) return 0;
-    *out = 1.0f / d;
-    return 1;
-  }
-  return zsq_cli_parse_floats(s, out, 1) == 1 && *out > 0;
-}
 
 static int parse_args(int argc, char **argv, eval_opts *o) {
   memset(o, 0, sizeof *o);
@@ -109,129 +97,32 @@ static int parse_args(int argc, char **argv, eval_opts *o) {
 }
 
 /* Resolves the normalisation from flags, then metadata; returns an exit code. */
-static int resolve_norm(const eval_opts *o, zsq_model *m, int channels, float *mean, float *std,
-                        float *scale) {
-  const char *ms = o->mean_s ? o->mean_s : zsq_model_metadata(m, "zsq.input_mean");
-  const char *ss = o->std_s ? o->std_s : zsq_model_metadata(m, "zsq.input_std");
-  if (ms == NULL || ss == NULL) {
-    zsq_cli_error(
-        "eval needs the input normalisation: %s has no zsq.input_mean/zsq.input_std metadata, "
-        "so pass --mean M --std S (per channel, for pixels scaled to [0,1])",
-        o->model);
-    return ZSQ_EXIT_USAGE;
-  }
-  int nm = zsq_cli_parse_floats(ms, mean, MAX_CH), ns = zsq_cli_parse_floats(ss, std, MAX_CH);
-  if (nm < 0 || ns < 0) {
-    zsq_cli_error("cannot read the normalisation mean '%s' / std '%s'", ms, ss);
-    return o->mean_s ? ZSQ_EXIT_USAGE : ZSQ_EXIT_INPUT;
-  }
-  if (nm == 1)
-    for (int c = 1; c < channels; c++) mean[c] = mean[0];
-  if (ns == 1)
-    for (int c = 1; c < channels; c++) std[c] = std[0];
-  if ((nm != 1 && nm != channels) || (ns != 1 && ns != channels)) {
-    zsq_cli_error("the normalisation has %d means and %d stds for %d channels", nm, ns, channels);
-    return ZSQ_EXIT_USAGE;
-  }
-  for (int c = 0; c < channels; c++) {
-    if (!(std[c] > 0)) {
-      zsq_cli_error("std must be positive");
-      return ZSQ_EXIT_USAGE;
-    }
-  }
-  const char *sc = o->scale_s ? o->scale_s : zsq_model_metadata(m, "zsq.input_scale");
-  *scale = 1.0f / 255.0f;
-  if (sc != NULL && !parse_scale(sc, scale)) {
-    zsq_cli_error("cannot read the pixel scale '%s' (a number or 1/N)", sc);
-    return ZSQ_EXIT_USAGE;
-  }
-  return ZSQ_EXIT_OK;
-}
-
-static int argmax(const float *v, int64_t n) {
-  int best = 0;
-  for (int64_t i = 1; i < n; i++) {
-    if (v[i] > v[best]) best = (int)i;
-  }
-  return best;
-}
-
 static int run_eval(const eval_opts *o, zsq_model *m, zsq_dataset *d) {
   int c, h, w;
   zsq_dataset_geometry(d, &c, &h, &w);
-  int64_t in[4];
-  if (zsq_model_input_shape(m, in) != ZSQ_OK) {
-    zsq_cli_error("%s: the model's input is not an image (rank-4 NCHW)", o->model);
-    return ZSQ_EXIT_INPUT;
-  }
-  if (in[1] != c || in[2] != h || in[3] != w) {
-    zsq_cli_error("%s expects %lldx%lldx%lld images; the dataset has %dx%dx%d", o->model,
-                  (long long)in[1], (long long)in[2], (long long)in[3], c, h, w);
-    return ZSQ_EXIT_INPUT;
-  }
-  float mean[MAX_CH], std[MAX_CH], scale;
-  if (c > MAX_CH) return zsq_cli_error("too many channels"), ZSQ_EXIT_INPUT;
-  int rc = resolve_norm(o, m, c, mean, std, &scale);
+  int rc = zsq_cli_check_geometry(m, o->model, d);
+  zsq_norm nrm;
+  if (rc == ZSQ_EXIT_OK) rc = zsq_cli_norm(m, o->model, o->mean_s, o->std_s, o->scale_s, c, &nrm);
   if (rc != ZSQ_EXIT_OK) return rc;
-  int64_t count = (int64_t)zsq_dataset_count(d);
-  if (o->limit > 0 && o->limit < count) count = o->limit;
-  int64_t batch = o->batch < count ? o->batch : count;
-  if (in[0] > 0) batch = in[0]; /* a model with a fixed batch runs at that batch */
-  zsq_session_options so = {.batch = batch, .threads = (int)o->threads, .fold_batchnorm = o->fold};
-  zsq_session *s;
-  zsq_status st = zsq_session_create(m, &so, &s);
-  if (st != ZSQ_OK) {
-    zsq_cli_error("%s: %s", o->model, zsq_model_last_error(m));
-    return zsq_cli_exit_for(st);
-  }
-  int64_t classes = zsq_model_output_size(m);
-  const size_t img = (size_t)c * h * w;
-  float *x = calloc((size_t)batch * img, sizeof(float));
-  float *y = calloc((size_t)(batch * classes), sizeof(float));
-  if (x == NULL || y == NULL) {
-    free(x);
-    free(y);
-    zsq_session_destroy(s);
-    return zsq_cli_error("out of memory"), ZSQ_EXIT_INTERNAL;
-  }
-  int64_t correct = 0;
-  zsq_progress prog;
-  zsq_progress_begin(&prog, "eval", count);
-  double t0 = zsq_cli_now();
-  for (int64_t start = 0; start < count; start += batch) {
-    int64_t nb = count - start < batch ? count - start : batch;
-    memset(x, 0, (size_t)batch * img * sizeof(float));
-    for (int64_t b = 0; b < nb; b++) {
-      const uint8_t *px = zsq_dataset_image(d, (size_t)(start + b));
-      for (size_t k = 0; k < img; k++) {
-        size_t ch = k / ((size_t)h * w);
-        x[b * img + k] = ((float)px[k] * scale - mean[ch]) / std[ch];
-      }
-    }
-    zsq_session_run(s, x, y);
-    for (int64_t b = 0; b < nb; b++)
-      correct += argmax(y + b * classes, classes) == zsq_dataset_label(d, (size_t)(start + b));
-    zsq_progress_update(&prog, start + nb);
-  }
-  double secs = zsq_cli_now() - t0;
-  zsq_progress_end(&prog);
-  double acc = 100.0 * (double)correct / (double)count;
+  zsq_acc_opts ao = {o->limit, o->batch, (int)o->threads, o->fold, "eval"};
+  zsq_acc_result r;
+  rc = zsq_cli_accuracy(m, o->model, d, &nrm, &ao, &r);
+  if (rc != ZSQ_EXIT_OK) return rc;
+  const double acc = 100.0 * (double)r.correct / (double)r.count;
+  const char *split = o->split == ZSQ_SPLIT_TEST ? "test" : "train";
   if (strcmp(o->format, "json") == 0) {
     printf("{\"model\": ");
     zsq_json_string(stdout, o->model);
     printf(
         ", \"dataset\": \"fashion-mnist\", \"split\": \"%s\", \"images\": %lld, \"correct\": %lld, "
         "\"accuracy\": %.2f, \"seconds\": %.3f, \"images_per_s\": %.1f}\n",
-        o->split == ZSQ_SPLIT_TEST ? "test" : "train", (long long)count, (long long)correct, acc,
-        secs, (double)count / secs);
+        split, (long long)r.count, (long long)r.correct, acc, r.seconds,
+        (double)r.count / r.seconds);
   } else {
     printf("%s: top-1 %.2f %% (%lld/%lld) on fashion-mnist %s, %.2f s (%.0f images/s)\n", o->model,
-           acc, (long long)correct, (long long)count, o->split == ZSQ_SPLIT_TEST ? "test" : "train",
-           secs, (double)count / secs);
+           acc, (long long)r.correct, (long long)r.count, split, r.seconds,
+           (double)r.count / r.seconds);
   }
-  free(x);
-  free(y);
-  zsq_session_destroy(s);
   return ZSQ_EXIT_OK;
 }
 

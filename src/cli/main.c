@@ -13,8 +13,9 @@ static const char kUsage[] =
     "  inspect MODEL     operators, shapes, parameters, MACs, BatchNorm layers, CPU ISA\n"
     "  eval MODEL        top-1 accuracy on a dataset (Fashion-MNIST)\n"
     "  synth MODEL       synthesise calibration images from the model alone\n"
+    "  quantize MODEL    post-training quantization (simulated) with a per-layer report\n"
     "\n"
-    "Not implemented yet: quantize, run, bench, report.\n"
+    "Not implemented yet: run, bench, report (the integer runtime and its .zsq file).\n"
     "Run 'zsq <command> --help' for a command's options. Exit codes: 0 ok, 2 usage,\n"
     "3 bad or unsupported input, 4 internal error.\n";
 
@@ -35,7 +36,8 @@ int main(int argc, char **argv) {
   if (strcmp(cmd, "inspect") == 0) return zsq_cmd_inspect(argc - 1, argv + 1);
   if (strcmp(cmd, "eval") == 0) return zsq_cmd_eval(argc - 1, argv + 1);
   if (strcmp(cmd, "synth") == 0) return zsq_cmd_synth(argc - 1, argv + 1);
-  static const char *const planned[] = {"quantize", "run", "bench", "report", NULL};
+  if (strcmp(cmd, "quantize") == 0) return zsq_cmd_quantize(argc - 1, argv + 1);
+  static const char *const planned[] = {"run", "bench", "report", NULL};
   for (const char *const *p = planned; *p; p++) {
     if (strcmp(cmd, *p) == 0) {
       zsq_cli_error("'%s' is not implemented yet in this version of zsq", cmd);

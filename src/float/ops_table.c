@@ -19,6 +19,7 @@ const zsq_fop *zsq_fop_for(zsq_op op) {
       [ZSQ_OP_IDENTITY] = &zsq_fop_identity,
       [ZSQ_OP_CONCAT] = &zsq_fop_concat,
       [ZSQ_OP_SOFTMAX] = &zsq_fop_softmax,
+      [ZSQ_OP_FAKEQUANT] = &zsq_fop_fakequant,
   };
   return table[op];
 }

@@ -24,6 +24,7 @@ static const char *const kOpNames[ZSQ_OP_COUNT] = {
     [ZSQ_OP_IDENTITY] = "Identity",
     [ZSQ_OP_CONCAT] = "Concat",
     [ZSQ_OP_SOFTMAX] = "Softmax",
+    [ZSQ_OP_FAKEQUANT] = "zsq.FakeQuant",
 };
 
 const char *zsq_op_name(zsq_op op) {

@@ -27,6 +27,8 @@ typedef enum zsq_op {
   ZSQ_OP_IDENTITY,
   ZSQ_OP_CONCAT,
   ZSQ_OP_SOFTMAX,
+  ZSQ_OP_ONNX_COUNT, /* operators above are imported from ONNX; below are zsq's own */
+  ZSQ_OP_FAKEQUANT = ZSQ_OP_ONNX_COUNT,
   ZSQ_OP_COUNT
 } zsq_op;
 
@@ -91,6 +93,11 @@ typedef struct zsq_node {
     struct {
       int allowzero;
     } reshape;
+    /* FakeQuant: q = clamp(floor(x·inv_scale + zero_point + 0.5), qmin, qmax); y = (q − zp)·scale
+     */
+    struct {
+      float scale, inv_scale, zero_point, qmin, qmax;
+    } fq;
   } a;
   /* Fused output clamp (set by zsq_graph_fuse_activations; -inf/+inf when none). */
   float act_min, act_max;

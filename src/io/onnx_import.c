@@ -280,7 +280,7 @@ static zsq_status parse_node_attrs(import_ctx *c, zsq_node *n) {
 }
 
 static int op_from_name(const char *s) {
-  for (int i = 0; i < ZSQ_OP_COUNT; i++) {
+  for (int i = 0; i < ZSQ_OP_ONNX_COUNT; i++) {
     if (strcmp(s, zsq_op_name((zsq_op)i)) == 0) return i;
   }
   return -1;

@@ -1,0 +1,294 @@
+/* cmd_quantize.c — `zsq quantize MODEL --bits wXaY --calib SRC`: post-training quantization
+ * (simulated), the per-layer error report, and float vs quantized accuracy. */
+#include <stdlib.h>
+#include <string.h>
+
+#include "cli/cli.h"
+
+static const char kHelp[] =
+    "usage: zsq quantize MODEL.onnx --bits wXaY [options]\n"
+    "\n"
+    "Quantizes the model post-training (BN folded, per-channel symmetric weights, per-tensor\n"
+    "activations, first and last layer at 8 bits) and reports the error of every layer. The\n"
+    "result is the simulated quantized model (docs/quantization.md).\n"
+    "\n"
+    "options:\n"
+    "  --bits wXaY          weight and activation bits, X and Y in {8, 4, 3, 2} (e.g. w4a4)\n"
+    "  --calib SRC          calibration data: synth:METHOD (zero-shot, default synth:zeroq),\n"
+    "                       noise, fmnist (real training images: the upper bound) or FILE.zsd\n"
+    "  --calib-count N      calibration images (default 256)\n"
+    "  --synth-iters I      optimisation steps for synth:METHOD (default: the method's)\n"
+    "  --range R            activation ranges: mse (default), minmax or percentile\n"
+    "  --weight-range R     weight ranges: mse (default) or minmax\n"
+    "  --quantize-all       first and last layer at the target bits too\n"
+    "  --eval               top-1 on the Fashion-MNIST test set, float and quantized\n"
+    "  --limit N            evaluate the first N test images only\n"
+    "  --report FILE        the per-layer report as JSON\n"
+    "  --seed S, --threads N\n"
+    "  -o OUT.zsq           not implemented yet (the .zsq format comes with the integer runtime)\n";
+
+typedef struct q_opts {
+  const char *model, *calib, *report, *out, *range, *wrange;
+  int64_t count, iters, limit, seed, threads;
+  int wbits, abits, all, eval;
+} q_opts;
+
+static int parse_bits(const char *s, int *w, int *a) {
+  if (s == NULL || sscanf(s, "w%da%d", w, a) != 2) return 0;
+  const int ok[] = {2, 3, 4, 8};
+  int wo = 0, ao = 0;
+  for (int i = 0; i < 4; i++) {
+    wo |= *w == ok[i];
+    ao |= *a == ok[i];
+  }
+  return wo && ao;
+}
+
+static int parse(int argc, char **argv, q_opts *o) {
+  memset(o, 0, sizeof *o);
+  o->calib = "synth:zeroq";
+  o->count = 256;
+  o->threads = 1;
+  for (int i = 1; i < argc; i++) {
+    const char *v;
+    if (strcmp(argv[i], "--version") == 0) {
+      printf("zsq %s\n", zsq_version());
+      return -1;
+    } else if (strcmp(argv[i], "--help") == 0 || strcmp(argv[i], "-h") == 0) {
+      fputs(kHelp, stdout);
+      return -1;
+    } else if (strcmp(argv[i], "--quantize-all") == 0) {
+      o->all = 1;
+    } else if (strcmp(argv[i], "--eval") == 0) {
+      o->eval = 1;
+    } else if (zsq_cli_flag(argc, argv, &i, "--bits", &v)) {
+      if (!parse_bits(v, &o->wbits, &o->abits)) {
+        return zsq_cli_error("--bits expects wXaY with X, Y in {8, 4, 3, 2}, e.g. w4a4"), 0;
+      }
+    } else if (zsq_cli_flag(argc, argv, &i, "--calib", &v)) {
+      if (v == NULL) return zsq_cli_error("--calib needs a source"), 0;
+      o->calib = v;
+    } else if (zsq_cli_flag(argc, argv, &i, "--calib-count", &v)) {
+      if (!zsq_cli_parse_int("--calib-count", v, 1, 1 << 20, &o->count)) return 0;
+    } else if (zsq_cli_flag(argc, argv, &i, "--synth-iters", &v)) {
+      if (!zsq_cli_parse_int("--synth-iters", v, 1, 1000000, &o->iters)) return 0;
+    } else if (zsq_cli_flag(argc, argv, &i, "--limit", &v)) {
+      if (!zsq_cli_parse_int("--limit", v, 1, INT64_MAX, &o->limit)) return 0;
+    } else if (zsq_cli_flag(argc, argv, &i, "--seed", &v)) {
+      if (!zsq_cli_parse_int("--seed", v, 0, INT64_MAX, &o->seed)) return 0;
+    } else if (zsq_cli_flag(argc, argv, &i, "--threads", &v)) {
+      if (!zsq_cli_parse_int("--threads", v, 1, 256, &o->threads)) return 0;
+    } else if (zsq_cli_flag(argc, argv, &i, "--range", &v)) {
+      o->range = v;
+    } else if (zsq_cli_flag(argc, argv, &i, "--weight-range", &v)) {
+      o->wrange = v;
+    } else if (zsq_cli_flag(argc, argv, &i, "--report", &v)) {
+      if (v == NULL) return zsq_cli_error("--report needs a file"), 0;
+      o->report = v;
+    } else if (zsq_cli_flag(argc, argv, &i, "-o", &v) ||
+               zsq_cli_flag(argc, argv, &i, "--output", &v)) {
+      o->out = v;
+    } else if (argv[i][0] == '-') {
+      return zsq_cli_error("quantize: unknown option '%s'", argv[i]), 0;
+    } else if (o->model == NULL) {
+      o->model = argv[i];
+    } else {
+      return zsq_cli_error("quantize takes one model"), 0;
+    }
+  }
+  if (o->model == NULL)
+    return zsq_cli_error("quantize: no model given (see 'zsq quantize --help')"), 0;
+  if (o->wbits == 0) return zsq_cli_error("quantize: --bits is required (e.g. --bits w4a4)"), 0;
+  if (o->out != NULL) {
+    return zsq_cli_error(
+               "quantize: -o is not implemented yet: the .zsq file comes with the integer runtime; "
+               "use --eval and --report for now"),
+           0;
+  }
+  return 1;
+}
+
+/* Real training images as a calibration set (seeded random subset). */
+static int fmnist_calib(zsq_model *m, const q_opts *o, zsq_calib *c) {
+  zsq_dataset *d;
+  if (zsq_dataset_create(&d) != ZSQ_OK) return ZSQ_EXIT_INTERNAL;
+  zsq_status st = zsq_dataset_load_idx(d, "/usr/share/datasets/fashion-mnist", ZSQ_SPLIT_TRAIN);
+  int rc = ZSQ_EXIT_OK, ch, h, w;
+  if (st != ZSQ_OK) {
+    zsq_cli_error("fashion-mnist: %s", zsq_dataset_last_error(d));
+    rc = zsq_cli_exit_for(st);
+  }
+  zsq_norm nrm;
+  if (rc == ZSQ_EXIT_OK) rc = zsq_cli_check_geometry(m, o->model, d);
+  if (rc == ZSQ_EXIT_OK) {
+    zsq_dataset_geometry(d, &ch, &h, &w);
+    rc = zsq_cli_norm(m, o->model, NULL, NULL, NULL, ch, &nrm);
+  }
+  if (rc == ZSQ_EXIT_OK) {
+    const size_t img = (size_t)ch * h * w, n = (size_t)o->count, total = zsq_dataset_count(d);
+    float *x = malloc(n * img * sizeof(float));
+    int *lab = malloc(n * sizeof(int));
+    if (x && lab) {
+      uint64_t r = (uint64_t)o->seed * 0x9e3779b97f4a7c15ULL + 1;
+      for (size_t i = 0; i < n; i++) {
+        r = r * 6364136223846793005ULL + 1442695040888963407ULL;
+        const size_t k = (size_t)((r >> 33) % total);
+        zsq_cli_normalise(&nrm, zsq_dataset_image(d, k), (size_t)h * w, x + i * img);
+        lab[i] = zsq_dataset_label(d, k);
+      }
+      st = zsq_calib_set(c, (int64_t)n, ch, h, w, x, lab, "fmnist", (uint64_t)o->seed);
+      if (st != ZSQ_OK) rc = zsq_cli_exit_for(st);
+    } else {
+      rc = ZSQ_EXIT_INTERNAL;
+    }
+    free(x);
+    free(lab);
+  }
+  zsq_dataset_destroy(d);
+  return rc;
+}
+
+static int get_calib(zsq_model *m, const q_opts *o, zsq_calib *c) {
+  if (strcmp(o->calib, "fmnist") == 0) return fmnist_calib(m, o, c);
+  const char *method = strncmp(o->calib, "synth:", 6) == 0
+                           ? o->calib + 6
+                           : (strcmp(o->calib, "noise") == 0 ? "noise" : NULL);
+  zsq_status st;
+  if (method != NULL) {
+    zsq_synth_options so = {.method = method,
+                            .count = o->count,
+                            .iters = o->iters,
+                            .seed = (uint64_t)o->seed,
+                            .threads = (int)o->threads};
+    st = zsq_synthesize(m, &so, c, NULL);
+    if (st != ZSQ_OK) zsq_cli_error("%s: %s", o->model, zsq_model_last_error(m));
+    return zsq_cli_exit_for(st);
+  }
+  st = zsq_calib_load(c, o->calib);
+  if (st != ZSQ_OK) zsq_cli_error("%s", zsq_calib_last_error(c));
+  return zsq_cli_exit_for(st);
+}
+
+static void print_report(zsq_model *q, FILE *f, int json) {
+  const size_t n = zsq_model_quant_layer_count(q);
+  size_t worst = 0;
+  zsq_quant_layer l;
+  for (size_t i = 0; i < n; i++) {
+    zsq_quant_layer w;
+    zsq_model_quant_layer(q, i, &l);
+    zsq_model_quant_layer(q, worst, &w);
+    if (l.isolated_sqnr_db < w.isolated_sqnr_db) worst = i;
+  }
+  if (json)
+    fprintf(f, "{\"layers\": [");
+  else
+    fprintf(f, "%-44s %5s %5s %10s %10s %8s %8s %8s\n", "layer", "wbits", "abits", "in min",
+            "in max", "W SQNR", "iso dB", "acc dB");
+  for (size_t i = 0; i < n; i++) {
+    zsq_model_quant_layer(q, i, &l);
+    if (json) {
+      fprintf(f, "%s\n  {\"name\": ", i ? "," : "");
+      zsq_json_string(f, l.name);
+      fprintf(
+          f,
+          ", \"wbits\": %d, \"abits\": %d, \"in_min\": %.6g, \"in_max\": %.6g, \"in_scale\": %.6g, "
+          "\"in_zero_point\": %g, \"weight_sqnr_db\": %.2f, \"isolated_sqnr_db\": %.2f, "
+          "\"accumulated_sqnr_db\": %.2f}",
+          l.wbits, l.abits, l.in_min, l.in_max, l.in_scale, l.in_zero_point, l.weight_sqnr_db,
+          l.isolated_sqnr_db, l.accumulated_sqnr_db);
+    } else {
+      fprintf(f, "%-44.44s %5d %5d %10.4g %10.4g %8.2f %8.2f %8.2f%s\n", l.name, l.wbits, l.abits,
+              l.in_min, l.in_max, l.weight_sqnr_db, l.isolated_sqnr_db, l.accumulated_sqnr_db,
+              i == worst ? "  <- hurts most" : "");
+    }
+  }
+  zsq_model_quant_layer(q, worst, &l);
+  if (json) {
+    fprintf(f, "],\n \"worst_layer\": ");
+    zsq_json_string(f, l.name);
+    fprintf(f, "}\n");
+  }
+}
+
+int zsq_cmd_quantize(int argc, char **argv) {
+  q_opts o;
+  const int ok = parse(argc, argv, &o);
+  if (ok < 0) return ZSQ_EXIT_OK;
+  if (!ok) return ZSQ_EXIT_USAGE;
+  zsq_model *m = NULL, *q = NULL;
+  zsq_calib *c = NULL;
+  zsq_dataset *d = NULL;
+  int rc = ZSQ_EXIT_INTERNAL;
+  if (zsq_model_create(&m) || zsq_model_create(&q) || zsq_calib_create(&c) ||
+      zsq_dataset_create(&d))
+    goto out;
+  zsq_status st = zsq_model_load_onnx(m, o.model);
+  if (st != ZSQ_OK) {
+    zsq_cli_error("%s: %s", o.model, zsq_model_last_error(m));
+    rc = zsq_cli_exit_for(st);
+    goto out;
+  }
+  double t0 = zsq_cli_now();
+  rc = get_calib(m, &o, c);
+  if (rc != ZSQ_EXIT_OK) goto out;
+  const double t_calib = zsq_cli_now() - t0;
+  zsq_quant_options qo = {.wbits = o.wbits,
+                          .abits = o.abits,
+                          .quantize_all = o.all,
+                          .act_range = o.range,
+                          .weight_range = o.wrange,
+                          .threads = (int)o.threads};
+  t0 = zsq_cli_now();
+  st = zsq_quantize(m, &qo, c, q);
+  if (st != ZSQ_OK) {
+    zsq_cli_error("%s: %s", o.model, zsq_model_last_error(m));
+    rc = zsq_cli_exit_for(st);
+    goto out;
+  }
+  const double t_quant = zsq_cli_now() - t0;
+  printf("%s: W%dA%d (%s), calibration %s (%lld images, %.1f s), quantization %.1f s\n", o.model,
+         o.wbits, o.abits, o.all ? "all layers" : "first/last 8-bit", o.calib,
+         (long long)zsq_calib_count(c), t_calib, t_quant);
+  print_report(q, stdout, 0);
+  if (o.report != NULL) {
+    FILE *f = fopen(o.report, "w");
+    if (f == NULL) {
+      zsq_cli_error("cannot write '%s'", o.report);
+      rc = ZSQ_EXIT_INPUT;
+      goto out;
+    }
+    print_report(q, f, 1);
+    fclose(f);
+  }
+  if (o.eval) {
+    st = zsq_dataset_load_idx(d, "/usr/share/datasets/fashion-mnist", ZSQ_SPLIT_TEST);
+    if (st != ZSQ_OK) {
+      zsq_cli_error("fashion-mnist: %s", zsq_dataset_last_error(d));
+      rc = zsq_cli_exit_for(st);
+      goto out;
+    }
+    int ch, h, w;
+    zsq_dataset_geometry(d, &ch, &h, &w);
+    zsq_norm nrm;
+    rc = zsq_cli_norm(m, o.model, NULL, NULL, NULL, ch, &nrm);
+    zsq_acc_opts ao = {o.limit, 100, (int)o.threads, 1, "eval float"};
+    zsq_acc_result rf, rq;
+    if (rc == ZSQ_EXIT_OK) rc = zsq_cli_accuracy(m, o.model, d, &nrm, &ao, &rf);
+    ao.label = "eval quantized";
+    if (rc == ZSQ_EXIT_OK) rc = zsq_cli_accuracy(q, o.model, d, &nrm, &ao, &rq);
+    if (rc == ZSQ_EXIT_OK) {
+      printf(
+          "top-1 on fashion-mnist test (%lld images): float %.2f %%, W%dA%d %.2f %% (%+.2f), "
+          "simulated\n",
+          (long long)rf.count, 100.0 * rf.correct / rf.count, o.wbits, o.abits,
+          100.0 * rq.correct / rq.count, 100.0 * (rq.correct - rf.correct) / rf.count);
+    }
+  }
+  rc = rc == ZSQ_EXIT_OK ? ZSQ_EXIT_OK : rc;
+out:
+  zsq_dataset_destroy(d);
+  zsq_calib_destroy(c);
+  zsq_model_destroy(q);
+  zsq_model_destroy(m);
+  return rc;
+}

@@ -1,0 +1,61 @@
+/* quant.h — post-training quantization: BN folding, quantization points, range calibration,
+ * per-channel weights, and the simulated (fake-quant) graph that computes what the integer
+ * runtime will compute (docs/quantization.md). */
+#ifndef ZSQ_QUANT_QUANT_H
+#define ZSQ_QUANT_QUANT_H
+
+#include <pthreadpool.h>
+#include <stdint.h>
+
+#include "graph/graph.h"
+
+typedef enum zsq_range_method {
+  ZSQ_RANGE_MINMAX,
+  ZSQ_RANGE_PERCENTILE,
+  ZSQ_RANGE_MSE,
+} zsq_range_method;
+
+typedef struct zsq_qscheme {
+  int wbits, abits;    /* 8, 4, 3 or 2 */
+  int first_last_8bit; /* first and last layer: 8-bit weights and input */
+  zsq_range_method act_range, weight_range;
+  float percentile; /* for ZSQ_RANGE_PERCENTILE, e.g. 99.99 */
+} zsq_qscheme;
+
+/* One quantized activation tensor (per-tensor affine, codes 0 .. 2^bits − 1). */
+typedef struct zsq_qpoint {
+  int tensor; /* in the folded graph */
+  int bits, is_unsigned;
+  double min, max; /* observed on the calibration data */
+  float scale, zero_point;
+} zsq_qpoint;
+
+/* One quantized layer (Conv or Gemm). */
+typedef struct zsq_qlayer {
+  int node; /* in the folded graph */
+  const char *name;
+  int wbits, abits;
+  int input_point;                              /* index into qpoints, or -1 */
+  double weight_sqnr_db;                        /* ‖W‖² / ‖W − Ŵ‖² */
+  double isolated_sqnr_db, accumulated_sqnr_db; /* of the layer's output on calibration data */
+} zsq_qlayer;
+
+typedef struct zsq_qresult {
+  zsq_graph *folded; /* BN folded, activations fused (float) */
+  zsq_graph *sim;    /* folded + quantized weights + FakeQuant nodes */
+  zsq_qpoint *points;
+  int n_points;
+  zsq_qlayer *layers;
+  int n_layers;
+} zsq_qresult;
+
+/* calib: count images, NCHW logical, in the model's normalised input space. */
+zsq_status zsq_quantize_graph(const zsq_graph *g, const zsq_qscheme *scheme, const float *calib,
+                              int64_t count, pthreadpool_t tp, zsq_qresult *out, zsq_err *err);
+void zsq_qresult_free(zsq_qresult *r);
+
+/* Scale for symmetric signed b-bit codes of values with max |v| = amax, and the MSE-optimal clip
+ * of a weight row (exposed for tests). */
+float zsq_weight_scale(const float *w, int64_t n, int bits, zsq_range_method m);
+
+#endif

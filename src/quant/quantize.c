@@ -1,0 +1,381 @@
+/* quantize.c — builds the simulated quantized graph: fold BN, pick quantization points and bit
+ * widths, calibrate activation grids on calibration images, quantize weights per channel, insert
+ * FakeQuant nodes, and measure per-layer error. */
+#include <math.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+
+#include "core/alloc.h"
+#include "float/layout.h"
+#include "float/plan.h"
+#include "graph/passes.h"
+#include "quant/quant.h"
+#include "quant/ranges.h"
+
+#define CALIB_BATCH 64
+
+static int is_layer(const zsq_node *n) {
+  return n->op == ZSQ_OP_CONV || n->op == ZSQ_OP_GEMM;
+}
+
+static int consumers(const zsq_graph *g, int t) {
+  int c = 0;
+  for (size_t i = 0; i < g->n_nodes; i++) {
+    for (int k = 0; k < g->nodes[i].n_inputs; k++) c += g->nodes[i].inputs[k] == t;
+  }
+  return c;
+}
+
+/* Whether tensor t can only hold values >= 0 (after ReLU/ReLU6, through pools and reshapes). */
+static int nonneg(const zsq_graph *g, int t) {
+  const int p = g->tensors[t].producer;
+  if (p < 0) return 0;
+  const zsq_node *n = &g->nodes[p];
+  switch (n->op) {
+    case ZSQ_OP_RELU:
+      return 1;
+    case ZSQ_OP_CLIP:
+      return n->a.clip.min >= 0 && n->n_inputs < 2;
+    case ZSQ_OP_CONV:
+    case ZSQ_OP_ADD:
+    case ZSQ_OP_GEMM:
+      return n->act_min >= 0;
+    case ZSQ_OP_MAXPOOL:
+    case ZSQ_OP_AVGPOOL:
+    case ZSQ_OP_GLOBALAVGPOOL:
+    case ZSQ_OP_FLATTEN:
+    case ZSQ_OP_RESHAPE:
+    case ZSQ_OP_IDENTITY:
+      return nonneg(g, n->inputs[0]);
+    default:
+      return 0;
+  }
+}
+
+/* Adds (or widens) the quantization point of tensor t. */
+static int add_point(zsq_qresult *r, const zsq_graph *g, int t, int bits) {
+  for (int i = 0; i < r->n_points; i++) {
+    if (r->points[i].tensor == t) {
+      if (bits > r->points[i].bits) r->points[i].bits = bits;
+      return i;
+    }
+  }
+  zsq_qpoint *p = &r->points[r->n_points];
+  memset(p, 0, sizeof *p);
+  p->tensor = t;
+  p->bits = bits;
+  p->is_unsigned = nonneg(g, t);
+  p->min = INFINITY;
+  p->max = -INFINITY;
+  return r->n_points++;
+}
+
+/* Layers and quantization points: a Conv/Gemm's data input is stored as codes at its activation
+ * width; so is every Add/Mul operand that is not a Conv/Gemm output fused into the epilogue. */
+static zsq_status find_points(zsq_qresult *r, const zsq_qscheme *sc, zsq_err *err) {
+  const zsq_graph *g = r->folded;
+  r->points = calloc(g->n_tensors + 1, sizeof(zsq_qpoint));
+  r->layers = calloc(g->n_nodes + 1, sizeof(zsq_qlayer));
+  if (!r->points || !r->layers) return zsq_fail(err, ZSQ_ERR_NOMEM, "out of memory");
+  int first = -1, last = -1;
+  for (size_t i = 0; i < g->n_nodes; i++) {
+    if (!is_layer(&g->nodes[i])) continue;
+    if (first < 0) first = (int)i;
+    last = (int)i;
+  }
+  for (size_t i = 0; i < g->n_nodes; i++) {
+    const zsq_node *n = &g->nodes[i];
+    if (is_layer(n)) {
+      const int edge = sc->first_last_8bit && ((int)i == first || (int)i == last);
+      zsq_qlayer *l = &r->layers[r->n_layers++];
+      l->node = (int)i;
+      l->name = n->name;
+      l->wbits = edge ? 8 : sc->wbits;
+      l->abits = edge ? 8 : sc->abits;
+      l->input_point =
+          g->tensors[n->inputs[0]].is_const ? -1 : add_point(r, g, n->inputs[0], l->abits);
+      if (!g->tensors[n->inputs[1]].is_const) {
+        return zsq_fail(err, ZSQ_ERR_UNSUPPORTED, "layer '%s' has non-constant weights", n->name);
+      }
+    } else if (n->op == ZSQ_OP_ADD || n->op == ZSQ_OP_MUL) {
+      for (int k = 0; k < 2; k++) {
+        const int t = n->inputs[k], p = g->tensors[t].producer;
+        if (g->tensors[t].is_const) continue;
+        if (p >= 0 && is_layer(&g->nodes[p]) && consumers(g, t) == 1) continue; /* fused epilogue */
+        add_point(r, g, t, sc->abits);
+      }
+    }
+  }
+  if (r->n_layers == 0)
+    return zsq_fail(err, ZSQ_ERR_UNSUPPORTED, "the model has no Conv or Gemm layer to quantize");
+  return ZSQ_OK;
+}
+
+typedef void (*batch_fn)(void *ctx, zsq_fplan *p, int64_t n);
+
+/* Runs g over the calibration images in batches (the last plan sized for the remainder). */
+static zsq_status for_each_batch(const zsq_graph *g, const float *calib, int64_t count,
+                                 pthreadpool_t tp, batch_fn fn, void *ctx, zsq_err *err) {
+  const int64_t full = count < CALIB_BATCH ? count : CALIB_BATCH;
+  zsq_fplan *p = NULL;
+  int64_t planned = 0;
+  for (int64_t first = 0; first < count; first += full) {
+    const int64_t n = count - first < full ? count - first : full;
+    if (n != planned) {
+      zsq_fplan_destroy(p);
+      ZSQ_TRY(zsq_fplan_create(g, n, tp, &p, err));
+      planned = n;
+    }
+    zsq_value *in = zsq_fplan_value(p, g->inputs[0]);
+    zsq_value_from_logical(in, calib + first * (int64_t)(in->numel / (size_t)n));
+    zsq_fplan_forward(p);
+    fn(ctx, p, n);
+  }
+  zsq_fplan_destroy(p);
+  return ZSQ_OK;
+}
+
+typedef struct stats_ctx {
+  zsq_qresult *r;
+  zsq_hist *hist; /* NULL on the min/max pass */
+} stats_ctx;
+
+static void collect(void *vc, zsq_fplan *p, int64_t n) {
+  (void)n;
+  stats_ctx *c = vc;
+  for (int i = 0; i < c->r->n_points; i++) {
+    const zsq_value *v = zsq_fplan_value(p, c->r->points[i].tensor);
+    const float *x = v->data;
+    if (c->hist) {
+      zsq_hist_add(&c->hist[i], x, v->numel);
+      continue;
+    }
+    zsq_qpoint *q = &c->r->points[i];
+    for (size_t k = 0; k < v->numel; k++) {
+      q->min = x[k] < q->min ? x[k] : q->min;
+      q->max = x[k] > q->max ? x[k] : q->max;
+    }
+  }
+}
+
+static zsq_status calibrate(zsq_qresult *r, const zsq_qscheme *sc, const float *calib,
+                            int64_t count, pthreadpool_t tp, zsq_err *err) {
+  stats_ctx c = {r, NULL};
+  ZSQ_TRY(for_each_batch(r->folded, calib, count, tp, collect, &c, err));
+  c.hist = malloc((size_t)r->n_points * sizeof(zsq_hist));
+  if (c.hist == NULL) return zsq_fail(err, ZSQ_ERR_NOMEM, "out of memory");
+  for (int i = 0; i < r->n_points; i++)
+    zsq_hist_init(&c.hist[i], r->points[i].min, r->points[i].max);
+  zsq_status st = for_each_batch(r->folded, calib, count, tp, collect, &c, err);
+  for (int i = 0; st == ZSQ_OK && i < r->n_points; i++) {
+    zsq_qpoint *q = &r->points[i];
+    const double lo = q->is_unsigned ? 0.0 : q->min;
+    zsq_act_grid(&c.hist[i], lo, q->max, q->bits, sc->act_range, sc->percentile, &q->scale,
+                 &q->zero_point);
+  }
+  free(c.hist);
+  return st;
+}
+
+/* Weight rows per output channel: Conv OIHW rows; Gemm rows of B' (transB: rows of B, else
+ * columns). */
+static void quantize_weights(zsq_graph *g, zsq_qlayer *l, const zsq_qscheme *sc) {
+  const zsq_node *n = &g->nodes[l->node];
+  zsq_tensor *w = &g->tensors[n->inputs[1]];
+  float *d = w->data;
+  const int64_t total = zsq_tensor_numel(w);
+  int64_t rows, len, rstride, estride;
+  if (n->op == ZSQ_OP_CONV || n->a.gemm.trans_b) {
+    rows = w->dims[0];
+    len = total / rows;
+    rstride = len;
+    estride = 1;
+  } else {
+    rows = w->dims[1];
+    len = w->dims[0];
+    rstride = 1;
+    estride = rows;
+  }
+  float *row = malloc((size_t)len * sizeof(float));
+  double sig = 0.0, noise = 0.0;
+  const float qmax = (float)((1 << (l->wbits - 1)) - 1), qmin = -(float)(1 << (l->wbits - 1));
+  for (int64_t o = 0; row && o < rows; o++) {
+    for (int64_t k = 0; k < len; k++) row[k] = d[o * rstride + k * estride];
+    const float s = zsq_weight_scale(row, len, l->wbits, sc->weight_range), inv = 1.0f / s;
+    for (int64_t k = 0; k < len; k++) {
+      float q = roundf(row[k] * inv);
+      q = q < qmin ? qmin : (q > qmax ? qmax : q);
+      const float wq = q * s;
+      sig += (double)row[k] * row[k];
+      noise += ((double)row[k] - wq) * ((double)row[k] - wq);
+      d[o * rstride + k * estride] = wq;
+    }
+  }
+  free(row);
+  l->weight_sqnr_db = noise > 0 ? 10.0 * log10(sig / noise) : INFINITY;
+}
+
+/* Every Conv/Gemm gets a private copy of its weights (folding may share them). */
+static zsq_status own_weights(zsq_graph *g, zsq_err *err) {
+  for (size_t i = 0; i < g->n_nodes; i++) {
+    zsq_node *n = &g->nodes[i];
+    if (!is_layer(n)) continue;
+    char name[600];
+    snprintf(name, sizeof name, "%s/qweight", n->name);
+    const int src = n->inputs[1], t = zsq_graph_add_tensor(g, name);
+    if (t < 0) return zsq_fail(err, ZSQ_ERR_NOMEM, "out of memory");
+    n = &g->nodes[i];
+    zsq_tensor *d = &g->tensors[t], *s = &g->tensors[src];
+    const size_t bytes = (size_t)zsq_tensor_numel(s) * sizeof(float);
+    d->data = zsq_aligned_alloc(bytes);
+    if (d->data == NULL) return zsq_fail(err, ZSQ_ERR_NOMEM, "out of memory");
+    memcpy(d->data, s->data, bytes);
+    d->is_const = 1;
+    d->rank = s->rank;
+    memcpy(d->dims, s->dims, sizeof d->dims);
+    n->inputs[1] = t;
+  }
+  return ZSQ_OK;
+}
+
+/* The folded graph with the layers in mask (NULL = all) quantized: weights rounded and their
+ * input points (and, with all layers, every point) behind FakeQuant nodes. */
+static zsq_status build_sim(zsq_qresult *r, const zsq_qscheme *sc, const int *mask, zsq_graph **out,
+                            zsq_err *err) {
+  zsq_graph *g = zsq_graph_clone(r->folded);
+  if (g == NULL) return zsq_fail(err, ZSQ_ERR_NOMEM, "out of memory");
+  zsq_status st = own_weights(g, err);
+  for (int i = 0; st == ZSQ_OK && i < r->n_layers; i++) {
+    if (mask == NULL || mask[i]) quantize_weights(g, &r->layers[i], sc);
+  }
+  for (int i = 0; st == ZSQ_OK && i < r->n_points; i++) {
+    int wanted = mask == NULL;
+    for (int l = 0; !wanted && l < r->n_layers; l++)
+      wanted = mask[l] && r->layers[l].input_point == i;
+    if (!wanted) continue;
+    const zsq_qpoint *q = &r->points[i];
+    char name[600];
+    snprintf(name, sizeof name, "%s/fq", g->tensors[q->tensor].name);
+    const int t = zsq_graph_add_tensor(g, name);
+    if (t < 0) {
+      st = zsq_fail(err, ZSQ_ERR_NOMEM, "out of memory");
+      break;
+    }
+    for (size_t k = 0; k < g->n_nodes; k++) {
+      for (int j = 0; j < g->nodes[k].n_inputs; j++) {
+        if (g->nodes[k].inputs[j] == q->tensor) g->nodes[k].inputs[j] = t;
+      }
+    }
+    for (size_t k = 0; k < g->n_outputs; k++) {
+      if (g->outputs[k] == q->tensor) g->outputs[k] = t;
+    }
+    zsq_node fq;
+    memset(&fq, 0, sizeof fq);
+    fq.name = name;
+    fq.op = ZSQ_OP_FAKEQUANT;
+    fq.opset = (int)g->opset;
+    fq.n_inputs = fq.n_outputs = 1;
+    fq.inputs[0] = q->tensor;
+    fq.outputs[0] = t;
+    fq.act_min = -INFINITY;
+    fq.act_max = INFINITY;
+    fq.a.fq.scale = q->scale;
+    fq.a.fq.inv_scale = 1.0f / q->scale;
+    fq.a.fq.zero_point = q->zero_point;
+    fq.a.fq.qmin = 0.0f;
+    fq.a.fq.qmax = (float)((1 << q->bits) - 1);
+    if (zsq_graph_add_node(g, &fq) < 0) st = zsq_fail(err, ZSQ_ERR_NOMEM, "out of memory");
+  }
+  if (st == ZSQ_OK) st = zsq_graph_finalize(g, err);
+  if (st != ZSQ_OK) {
+    zsq_graph_free(g);
+    return st;
+  }
+  *out = g;
+  return ZSQ_OK;
+}
+
+/* SQNR (dB) of every layer's output of `test` against `ref` on the same images. */
+static zsq_status layer_sqnr(const zsq_qresult *r, const zsq_graph *ref, const zsq_graph *test,
+                             const float *calib, int64_t count, pthreadpool_t tp, double *out,
+                             zsq_err *err) {
+  zsq_fplan *pr, *pt;
+  ZSQ_TRY(zsq_fplan_create(ref, count, tp, &pr, err));
+  zsq_status st = zsq_fplan_create(test, count, tp, &pt, err);
+  if (st != ZSQ_OK) {
+    zsq_fplan_destroy(pr);
+    return st;
+  }
+  zsq_value_from_logical(zsq_fplan_value(pr, ref->inputs[0]), calib);
+  zsq_value_from_logical(zsq_fplan_value(pt, test->inputs[0]), calib);
+  zsq_fplan_forward(pr);
+  zsq_fplan_forward(pt);
+  for (int l = 0; l < r->n_layers; l++) {
+    const int t = r->folded->nodes[r->layers[l].node].outputs[0]; /* same index in both graphs */
+    const zsq_value *a = zsq_fplan_value(pr, t), *b = zsq_fplan_value(pt, t);
+    const float *x = a->data, *y = b->data;
+    double sig = 0, noise = 0;
+    for (size_t i = 0; i < a->numel; i++) {
+      sig += (double)x[i] * x[i];
+      noise += ((double)x[i] - y[i]) * ((double)x[i] - y[i]);
+    }
+    out[l] = noise > 0 ? 10.0 * log10(sig / noise) : INFINITY;
+  }
+  zsq_fplan_destroy(pr);
+  zsq_fplan_destroy(pt);
+  return ZSQ_OK;
+}
+
+static zsq_status measure(zsq_qresult *r, const zsq_qscheme *sc, const float *calib, int64_t count,
+                          pthreadpool_t tp, zsq_err *err) {
+  const int64_t n = count < CALIB_BATCH ? count : CALIB_BATCH;
+  double *sq = malloc((size_t)r->n_layers * sizeof(double));
+  int *mask = calloc((size_t)r->n_layers, sizeof(int));
+  zsq_status st = (sq && mask) ? layer_sqnr(r, r->folded, r->sim, calib, n, tp, sq, err)
+                               : zsq_fail(err, ZSQ_ERR_NOMEM, "out of memory");
+  for (int l = 0; st == ZSQ_OK && l < r->n_layers; l++) r->layers[l].accumulated_sqnr_db = sq[l];
+  for (int l = 0; st == ZSQ_OK && l < r->n_layers; l++) {
+    zsq_graph *one;
+    memset(mask, 0, (size_t)r->n_layers * sizeof(int));
+    mask[l] = 1;
+    st = build_sim(r, sc, mask, &one, err);
+    if (st == ZSQ_OK) st = layer_sqnr(r, r->folded, one, calib, n, tp, sq, err);
+    if (st == ZSQ_OK) r->layers[l].isolated_sqnr_db = sq[l];
+    if (st == ZSQ_OK) zsq_graph_free(one);
+  }
+  free(sq);
+  free(mask);
+  return st;
+}
+
+zsq_status zsq_quantize_graph(const zsq_graph *g, const zsq_qscheme *sc, const float *calib,
+                              int64_t count, pthreadpool_t tp, zsq_qresult *out, zsq_err *err) {
+  memset(out, 0, sizeof *out);
+  const int ok_bits[] = {2, 3, 4, 8};
+  int wok = 0, aok = 0;
+  for (int i = 0; i < 4; i++) {
+    wok |= sc->wbits == ok_bits[i];
+    aok |= sc->abits == ok_bits[i];
+  }
+  if (!wok || !aok) return zsq_fail(err, ZSQ_ERR_INVALID_ARG, "bit widths must be 8, 4, 3 or 2");
+  if (count < 1) return zsq_fail(err, ZSQ_ERR_INVALID_ARG, "quantization needs calibration images");
+  out->folded = zsq_graph_clone(g);
+  zsq_status st = out->folded ? ZSQ_OK : zsq_fail(err, ZSQ_ERR_NOMEM, "out of memory");
+  if (st == ZSQ_OK) st = zsq_graph_fold_batchnorm(out->folded, err);
+  if (st == ZSQ_OK) st = zsq_graph_fuse_activations(out->folded, err);
+  if (st == ZSQ_OK) st = find_points(out, sc, err);
+  if (st == ZSQ_OK) st = calibrate(out, sc, calib, count, tp, err);
+  if (st == ZSQ_OK) st = build_sim(out, sc, NULL, &out->sim, err);
+  if (st == ZSQ_OK) st = measure(out, sc, calib, count, tp, err);
+  if (st != ZSQ_OK) zsq_qresult_free(out);
+  return st;
+}
+
+void zsq_qresult_free(zsq_qresult *r) {
+  zsq_graph_free(r->folded);
+  zsq_graph_free(r->sim);
+  free(r->points);
+  free(r->layers);
+  memset(r, 0, sizeof *r);
+}
