@@ -3,6 +3,9 @@
 #include <gtest/gtest.h>
 
 #include <string>
+#if defined(__aarch64__) && defined(__linux__)
+#include <sys/auxv.h>
+#endif
 
 #include "gemm-tester.h"
 #include "kernels/configs/gemm-config.h"
@@ -116,6 +119,85 @@ INSTANTIATE_TEST_SUITE_P(
                     Kernel{"avx2", ZSQ_GEMM_QC8W}, Kernel{"avx2", ZSQ_GEMM_QC4W},
                     Kernel{"avx512vnni", ZSQ_GEMM_QC8W}, Kernel{"avx512vnni", ZSQ_GEMM_QC4W}),
     Name);
+
+// aarch64 tiers: "neon" runs on every AArch64 host, "neondot" only with FEAT_DotProd; both are
+// skipped elsewhere (zsq_gemm_config_for_isa answers ZSQ_ERR_UNSUPPORTED).
+INSTANTIATE_TEST_SUITE_P(Aarch64, GemmUkernel,
+                         testing::Values(Kernel{"neon", ZSQ_GEMM_QC8W},
+                                         Kernel{"neon", ZSQ_GEMM_QC4W},
+                                         Kernel{"neondot", ZSQ_GEMM_QC8W},
+                                         Kernel{"neondot", ZSQ_GEMM_QC4W}),
+                         Name);
+
+// The accumulator bound of docs/kernels.md: K = 65536 codes at the extremes (a = 255 against the
+// most negative and the most positive weight), so Σ a·w reaches -255·128·65536 ≈ -2^31 (8-bit).
+// An offset-binary (UDOT) kernel's intermediate Σ a·(w + 128) nears 2^32 here.
+TEST_P(GemmUkernel, ExtremeCodesMaxK) {
+  const size_t m = static_cast<size_t>(cfg_->mr), n = static_cast<size_t>(cfg_->nr) + 3;
+  const size_t k = 65536;
+  const int wmin = cfg_->wbits == 8 ? -128 : -8, wmax = cfg_->wbits == 8 ? 127 : 7;
+  std::vector<uint8_t> a(m * k);
+  for (size_t i = 0; i < m; i++) {
+    for (size_t kk = 0; kk < k; kk++)
+      a[i * k + kk] = i % 2 == 0 ? 255 : uint8_t(kk % 7 == 0 ? 0 : 255);
+  }
+  std::vector<int8_t> w(n * k);
+  for (size_t j = 0; j < n; j++) {
+    for (size_t kk = 0; kk < k; kk++) {
+      w[j * k + kk] = static_cast<int8_t>(j % 3 == 0   ? wmin
+                                          : j % 3 == 1 ? wmax
+                                                       : (kk % 2 ? wmin : wmax));
+    }
+  }
+  std::vector<int32_t> bias(n, 0);
+  std::vector<float> mult(n), offset(n);
+  for (size_t j = 0; j < n; j++) {
+    // |acc| / 2^24 (8-bit) or / 2^20 (4-bit) spans about ±128 codes around the offset.
+    mult[j] = std::ldexp(j % 2 ? 1.0f : -0.93f, cfg_->wbits == 8 ? -24 : -20);
+    offset[j] = 127.5f;
+  }
+  const zsq_gemm_requant_params p{bias.data(), mult.data(), offset.data(), nullptr, nullptr,
+                                  0,           255};
+  const bool w8 = cfg_->wbits == 8;
+  std::vector<uint8_t> packed(zsq_gemm_packed_size(n, k, cfg_->nr, cfg_->kr, w8 ? 8 : 4));
+  std::vector<uint8_t> ref_packed(zsq_gemm_packed_size(n, k, w8 ? 1 : 2, 1, w8 ? 8 : 4));
+  if (w8) {
+    zsq_gemm_pack_qc8w(n, k, cfg_->nr, cfg_->kr, w.data(), k, packed.data());
+    zsq_gemm_pack_qc8w(n, k, 1, 1, w.data(), k, ref_packed.data());
+  } else {
+    zsq_gemm_pack_qc4w(n, k, cfg_->nr, cfg_->kr, w.data(), k, packed.data());
+    zsq_gemm_pack_qc4w(n, k, 2, 1, w.data(), k, ref_packed.data());
+  }
+  std::vector<uint8_t> got(m * n, 0), want(m * n, 0);
+  cfg_->ukernel(m, n, k, a.data(), k, packed.data(), got.data(), n, &p);
+  (w8 ? zsq_qu8_qc8w_gemm_requant_ukernel_1x1c1__scalar
+      : zsq_qu8_qc4w_gemm_requant_ukernel_1x2c1__scalar)(m, n, k, a.data(), k, ref_packed.data(),
+                                                         want.data(), n, &p);
+  for (size_t i = 0; i < m; i++) {
+    for (size_t j = 0; j < n; j++) {
+      int64_t acc = 0;
+      for (size_t kk = 0; kk < k; kk++) acc += int64_t(a[i * k + kk]) * w[j * k + kk];
+      ASSERT_GE(acc, INT32_MIN);
+      const float v = std::fmaf(static_cast<float>(acc), mult[j], offset[j]);
+      const uint8_t q = static_cast<uint8_t>(std::clamp(std::floor(double(v)), 0.0, 255.0));
+      ASSERT_EQ(want[i * n + j], q) << "oracle at m=" << i << " n=" << j;
+      ASSERT_EQ(got[i * n + j], want[i * n + j]) << "ukernel at m=" << i << " n=" << j;
+    }
+  }
+}
+
+#if defined(__aarch64__) && defined(__linux__)
+// The config's dot-product tier follows the kernel's HWCAP_ASIMDDP bit.
+TEST(GemmConfig, Aarch64TiersFollowHwcap) {
+  const zsq_gemm_config *neon = nullptr, *dot = nullptr;
+  ASSERT_EQ(zsq_gemm_config_for_isa("neon", ZSQ_GEMM_QC8W, &neon), ZSQ_OK);
+  const bool has_dot = (getauxval(AT_HWCAP) & (1ul << 20)) != 0;  // HWCAP_ASIMDDP
+  EXPECT_EQ(zsq_gemm_config_for_isa("neondot", ZSQ_GEMM_QC8W, &dot) == ZSQ_OK, has_dot);
+  EXPECT_STREQ(zsq_gemm_config_best(ZSQ_GEMM_QC8W)->isa, has_dot ? "neondot" : "neon");
+  const zsq_gemm_config *x86 = nullptr;
+  EXPECT_EQ(zsq_gemm_config_for_isa("avx2", ZSQ_GEMM_QC8W, &x86), ZSQ_ERR_UNSUPPORTED);
+}
+#endif
 
 TEST(GemmConfig, BestIsTheHighestTierTheHostRuns) {
   for (zsq_gemm_wt wt : {ZSQ_GEMM_QC8W, ZSQ_GEMM_QC4W}) {

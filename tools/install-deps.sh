@@ -9,6 +9,7 @@ pkgs=(
   libprotobuf-c-dev protobuf-c-compiler python3-onnx
   libgtest-dev libbenchmark-dev libdnnl-dev
   libonnx-testdata dataset-fashion-mnist
+  gcc-aarch64-linux-gnu g++-aarch64-linux-gnu qemu-user
 )
 if [[ "${1:-}" == "--tools" ]]; then
   pkgs+=(python3-torch python3-torchvision python3-numpy)

@@ -6,3 +6,8 @@ bash tools/install-deps.sh
 cmake -S . -B build -G Ninja -DCMAKE_BUILD_TYPE=Release -DCMAKE_C_COMPILER=clang -DCMAKE_CXX_COMPILER=clang++ >/dev/null
 cmake --build build
 ctest --test-dir build --output-on-failure -j2
+# aarch64: the NEON kernels and test_gemm cross-compiled (kernel-only build), run under qemu-aarch64.
+cmake -S . -B build-aarch64 -G Ninja -DCMAKE_BUILD_TYPE=Release \
+  -DCMAKE_TOOLCHAIN_FILE=cmake/toolchain-aarch64.cmake >/dev/null
+cmake --build build-aarch64
+ctest --test-dir build-aarch64 --output-on-failure -j2

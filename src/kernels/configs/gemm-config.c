@@ -1,11 +1,25 @@
-/* gemm-config.c — GEMM kernel tables per ISA tier; host support read once from cpuinfo. */
+/* gemm-config.c — GEMM kernel tables per ISA tier; host support read once from cpuinfo (x86) or
+ * from the kernel's hardware capabilities, getauxval(AT_HWCAP) (aarch64 Linux). */
 #include "kernels/configs/gemm-config.h"
 
-#include <cpuinfo.h>
 #include <pthread.h>
 #include <string.h>
 
-enum { TIER_SCALAR, TIER_AVX2, TIER_AVX512VNNI, TIER_COUNT };
+#if defined(__x86_64__) || defined(__i386__)
+#include <cpuinfo.h>
+#elif defined(__aarch64__)
+#include "kernels/gemm-neon.h"
+#if defined(__linux__)
+#include <sys/auxv.h>
+#ifndef HWCAP_ASIMDDP
+#define HWCAP_ASIMDDP (1 << 20)
+#endif
+#endif
+#endif
+
+/* Tiers of one architecture are ordered: each runs wherever a later one of its architecture does.
+ * `supported` (a bit per tier) says which this host runs; best_tier is the highest of them. */
+enum { TIER_SCALAR, TIER_AVX2, TIER_AVX512VNNI, TIER_NEON, TIER_NEONDOT, TIER_COUNT };
 
 #define CONFIG(fn, isa, mr, nr, kr, wbits) \
   { fn, #fn, isa, mr, nr, kr, wbits }
@@ -21,11 +35,21 @@ static const zsq_gemm_config tables[TIER_COUNT][ZSQ_GEMM_WT_COUNT] = {
                          CONFIG(zsq_qu8_qc4w_gemm_requant_ukernel_14x32c4__avx512vnni, "avx512vnni",
                                 14, 32, 4, 4)},
 #endif
+#if defined(__aarch64__)
+    [TIER_NEON] = {CONFIG(zsq_qu8_qc8w_gemm_requant_ukernel_4x16c1__neon, "neon", 4, 16, 1, 8),
+                   CONFIG(zsq_qu8_qc4w_gemm_requant_ukernel_4x16c1__neon, "neon", 4, 16, 1, 4)},
+    [TIER_NEONDOT] = {CONFIG(zsq_qu8_qc8w_gemm_requant_ukernel_8x8c4__neondot, "neondot", 8, 8, 4,
+                             8),
+                      CONFIG(zsq_qu8_qc4w_gemm_requant_ukernel_8x8c4__neondot, "neondot", 8, 8, 4,
+                             4)},
+#endif
 };
-static const char *const tier_names[TIER_COUNT] = {"scalar", "avx2", "avx512vnni"};
+static const char *const tier_names[TIER_COUNT] = {"scalar", "avx2", "avx512vnni", "neon",
+                                                   "neondot"};
 
 static pthread_once_t once = PTHREAD_ONCE_INIT;
-static int best_tier = TIER_SCALAR; /* written once under `once`, read-only afterwards */
+static int best_tier = TIER_SCALAR;            /* written once under `once`, read-only afterwards */
+static unsigned supported = 1u << TIER_SCALAR; /* likewise */
 
 static void detect(void) {
 #if defined(__x86_64__) || defined(__i386__)
@@ -35,6 +59,16 @@ static void detect(void) {
       cpuinfo_has_x86_avx512vnni() && cpuinfo_has_x86_fma3()) {
     best_tier = TIER_AVX512VNNI;
   }
+  for (int t = TIER_AVX2; t <= best_tier; t++) supported |= 1u << t;
+#elif defined(__aarch64__)
+  /* Advanced SIMD is part of every AArch64 core. The dot-product tier is read from the kernel's
+   * hardware capabilities rather than cpuinfo, so the kernel-only cross build (ZSQ_KERNELS_ONLY)
+   * needs no arm64 cpuinfo; qemu-aarch64's default "max" CPU reports it. */
+  best_tier = TIER_NEON;
+#if defined(__linux__)
+  if (getauxval(AT_HWCAP) & HWCAP_ASIMDDP) best_tier = TIER_NEONDOT;
+#endif
+  for (int t = TIER_NEON; t <= best_tier; t++) supported |= 1u << t;
 #endif
 }
 
@@ -48,7 +82,7 @@ zsq_status zsq_gemm_config_for_isa(const char *isa, zsq_gemm_wt wt, const zsq_ge
   pthread_once(&once, detect);
   for (int t = 0; t < TIER_COUNT; t++) {
     if (strcmp(isa, tier_names[t]) != 0) continue;
-    if (t > best_tier) return ZSQ_ERR_UNSUPPORTED;
+    if (!(supported >> t & 1u)) return ZSQ_ERR_UNSUPPORTED;
     *out = &tables[t][wt];
     return ZSQ_OK;
   }

@@ -15,15 +15,16 @@ typedef enum zsq_gemm_wt { ZSQ_GEMM_QC8W = 0, ZSQ_GEMM_QC4W = 1, ZSQ_GEMM_WT_COU
 typedef struct zsq_gemm_config {
   zsq_gemm_requant_ukernel_fn ukernel;
   const char *name; /* the ukernel's function name */
-  const char *isa;  /* "scalar", "avx2" or "avx512vnni" */
+  const char *isa;  /* "scalar", "avx2", "avx512vnni", "neon" or "neondot" */
   int mr, nr, kr, wbits;
 } zsq_gemm_config;
 
 /* The best kernel the host runs for weight width wt. Never NULL (the scalar tier runs anywhere). */
 const zsq_gemm_config *zsq_gemm_config_best(zsq_gemm_wt wt);
 
-/* The kernel of tier isa ("scalar", "avx2", "avx512vnni") into *out: ZSQ_ERR_INVALID_ARG for an
- * unknown name, ZSQ_ERR_UNSUPPORTED when this host (or this build) lacks the ISA. */
+/* The kernel of tier isa ("scalar", "avx2", "avx512vnni", "neon", "neondot") into *out:
+ * ZSQ_ERR_INVALID_ARG for an unknown name, ZSQ_ERR_UNSUPPORTED when this host (or this build) lacks
+ * the ISA. */
 zsq_status zsq_gemm_config_for_isa(const char *isa, zsq_gemm_wt wt, const zsq_gemm_config **out);
 
 #ifdef __cplusplus
