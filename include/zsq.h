@@ -160,6 +160,7 @@ typedef struct zsq_quant_options {
   const char *act_range;    /* "minmax", "percentile" or "mse" (NULL: mse) */
   const char *weight_range; /* "minmax" or "mse" (NULL: mse) */
   float percentile;         /* for act_range "percentile" (0: 99.99) */
+  int bias_correction;      /* 1: empirical bias correction on the calibration images */
   int threads;
 } zsq_quant_options;
 

@@ -146,7 +146,7 @@ struct Quantized {
   zsq_model *m = nullptr, *q = nullptr;
   zsq_calib *c = nullptr;
   zsq_status st;
-  Quantized(int wbits, int abits) {
+  Quantized(int wbits, int abits, int bias_correction = 0) {
     zsq_model_create(&m);
     zsq_model_create(&q);
     zsq_calib_create(&c);
@@ -161,6 +161,7 @@ struct Quantized {
     o.wbits = wbits;
     o.abits = abits;
     o.threads = 2;
+    o.bias_correction = bias_correction;
     st = zsq_quantize(m, &o, c, q);
   }
   ~Quantized() {
@@ -204,6 +205,20 @@ TEST(QuantPipeline, LowBitsCostAccuracyAndFirstLastStayAt8) {
   std::vector<int> lab;
   std::vector<float> x = fmnist_images(0, 500, &lab);
   EXPECT_LT(correct(r.q, x, lab), correct(r.m, x, lab));
+}
+
+// Empirical bias correction removes the mean output shift that 3-bit rounding leaves behind.
+TEST(QuantPipeline, BiasCorrectionHelpsAtThreeBits) {
+  Quantized plain(3, 3), corrected(3, 3, 1);
+  ASSERT_EQ(plain.st, ZSQ_OK) << zsq_model_last_error(plain.m);
+  ASSERT_EQ(corrected.st, ZSQ_OK) << zsq_model_last_error(corrected.m);
+  zsq_quant_layer a, b;
+  zsq_model_quant_layer(plain.q, 21, &a);
+  zsq_model_quant_layer(corrected.q, 21, &b);
+  EXPECT_GT(b.accumulated_sqnr_db, a.accumulated_sqnr_db + 1.0);
+  std::vector<int> lab;
+  std::vector<float> x = fmnist_images(0, 1000, &lab);
+  EXPECT_GT(correct(corrected.q, x, lab), correct(plain.q, x, lab));
 }
 
 TEST(QuantPipeline, ImpossibleRequestsAreRefused) {

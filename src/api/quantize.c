@@ -27,7 +27,10 @@ zsq_status zsq_quantize(zsq_model *m, const zsq_quant_options *o, const zsq_cali
   if (m->graph == NULL) return zsq_fail(&m->err, ZSQ_ERR_INVALID_ARG, "no model loaded");
   if (m->quant != NULL)
     return zsq_fail(&m->err, ZSQ_ERR_INVALID_ARG, "the model is already quantized");
-  zsq_qscheme sc = {.wbits = o->wbits, .abits = o->abits, .first_last_8bit = !o->quantize_all};
+  zsq_qscheme sc = {.wbits = o->wbits,
+                    .abits = o->abits,
+                    .first_last_8bit = !o->quantize_all,
+                    .bias_correction = o->bias_correction};
   sc.percentile = o->percentile > 0 ? o->percentile : 99.99f;
   if (!parse_range(o->act_range, ZSQ_RANGE_MSE, &sc.act_range)) {
     return zsq_fail(&m->err, ZSQ_ERR_INVALID_ARG,

@@ -21,6 +21,7 @@ static const char kHelp[] =
     "  --range R            activation ranges: mse (default), minmax or percentile\n"
     "  --weight-range R     weight ranges: mse (default) or minmax\n"
     "  --quantize-all       first and last layer at the target bits too\n"
+    "  --bias-correction    empirical bias correction on the calibration images\n"
     "  --eval               top-1 on the Fashion-MNIST test set, float and quantized\n"
     "  --limit N            evaluate the first N test images only\n"
     "  --report FILE        the per-layer report as JSON\n"
@@ -30,7 +31,7 @@ static const char kHelp[] =
 typedef struct q_opts {
   const char *model, *calib, *report, *out, *range, *wrange;
   int64_t count, iters, limit, seed, threads;
-  int wbits, abits, all, eval;
+  int wbits, abits, all, eval, bias;
 } q_opts;
 
 static int parse_bits(const char *s, int *w, int *a) {
@@ -59,6 +60,8 @@ static int parse(int argc, char **argv, q_opts *o) {
       return -1;
     } else if (strcmp(argv[i], "--quantize-all") == 0) {
       o->all = 1;
+    } else if (strcmp(argv[i], "--bias-correction") == 0) {
+      o->bias = 1;
     } else if (strcmp(argv[i], "--eval") == 0) {
       o->eval = 1;
     } else if (zsq_cli_flag(argc, argv, &i, "--bits", &v)) {
@@ -237,7 +240,8 @@ int zsq_cmd_quantize(int argc, char **argv) {
                           .quantize_all = o.all,
                           .act_range = o.range,
                           .weight_range = o.wrange,
-                          .threads = (int)o.threads};
+                          .threads = (int)o.threads,
+                          .bias_correction = o.bias};
   t0 = zsq_cli_now();
   st = zsq_quantize(m, &qo, c, q);
   if (st != ZSQ_OK) {

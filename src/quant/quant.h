@@ -19,7 +19,8 @@ typedef struct zsq_qscheme {
   int wbits, abits;    /* 8, 4, 3 or 2 */
   int first_last_8bit; /* first and last layer: 8-bit weights and input */
   zsq_range_method act_range, weight_range;
-  float percentile; /* for ZSQ_RANGE_PERCENTILE, e.g. 99.99 */
+  float percentile;    /* for ZSQ_RANGE_PERCENTILE, e.g. 99.99 */
+  int bias_correction; /* empirical, on the calibration images */
 } zsq_qscheme;
 
 /* One quantized activation tensor (per-tensor affine, codes 0 .. 2^bits − 1). */

@@ -296,24 +296,18 @@ static zsq_status build_sim(zsq_qresult *r, const zsq_qscheme *sc, const int *ma
   return ZSQ_OK;
 }
 
-/* SQNR (dB) of every layer's output of `test` against `ref` on the same images. */
-static zsq_status layer_sqnr(const zsq_qresult *r, const zsq_graph *ref, const zsq_graph *test,
+/* SQNR (dB) of every layer's output of `test` against the float plan `ref` (already run on the
+ * same images). */
+static zsq_status layer_sqnr(const zsq_qresult *r, zsq_fplan *ref, const zsq_graph *test,
                              const float *calib, int64_t count, pthreadpool_t tp, double *out,
                              zsq_err *err) {
-  zsq_fplan *pr, *pt;
-  ZSQ_TRY(zsq_fplan_create(ref, count, tp, &pr, err));
-  zsq_status st = zsq_fplan_create(test, count, tp, &pt, err);
-  if (st != ZSQ_OK) {
-    zsq_fplan_destroy(pr);
-    return st;
-  }
-  zsq_value_from_logical(zsq_fplan_value(pr, ref->inputs[0]), calib);
+  zsq_fplan *pt;
+  ZSQ_TRY(zsq_fplan_create(test, count, tp, &pt, err));
   zsq_value_from_logical(zsq_fplan_value(pt, test->inputs[0]), calib);
-  zsq_fplan_forward(pr);
   zsq_fplan_forward(pt);
   for (int l = 0; l < r->n_layers; l++) {
     const int t = r->folded->nodes[r->layers[l].node].outputs[0]; /* same index in both graphs */
-    const zsq_value *a = zsq_fplan_value(pr, t), *b = zsq_fplan_value(pt, t);
+    const zsq_value *a = zsq_fplan_value(ref, t), *b = zsq_fplan_value(pt, t);
     const float *x = a->data, *y = b->data;
     double sig = 0, noise = 0;
     for (size_t i = 0; i < a->numel; i++) {
@@ -322,7 +316,6 @@ static zsq_status layer_sqnr(const zsq_qresult *r, const zsq_graph *ref, const z
     }
     out[l] = noise > 0 ? 10.0 * log10(sig / noise) : INFINITY;
   }
-  zsq_fplan_destroy(pr);
   zsq_fplan_destroy(pt);
   return ZSQ_OK;
 }
@@ -330,9 +323,13 @@ static zsq_status layer_sqnr(const zsq_qresult *r, const zsq_graph *ref, const z
 static zsq_status measure(zsq_qresult *r, const zsq_qscheme *sc, const float *calib, int64_t count,
                           pthreadpool_t tp, zsq_err *err) {
   const int64_t n = count < CALIB_BATCH ? count : CALIB_BATCH;
+  zsq_fplan *ref;
+  ZSQ_TRY(zsq_fplan_create(r->folded, n, tp, &ref, err));
+  zsq_value_from_logical(zsq_fplan_value(ref, r->folded->inputs[0]), calib);
+  zsq_fplan_forward(ref);
   double *sq = malloc((size_t)r->n_layers * sizeof(double));
   int *mask = calloc((size_t)r->n_layers, sizeof(int));
-  zsq_status st = (sq && mask) ? layer_sqnr(r, r->folded, r->sim, calib, n, tp, sq, err)
+  zsq_status st = (sq && mask) ? layer_sqnr(r, ref, r->sim, calib, n, tp, sq, err)
                                : zsq_fail(err, ZSQ_ERR_NOMEM, "out of memory");
   for (int l = 0; st == ZSQ_OK && l < r->n_layers; l++) r->layers[l].accumulated_sqnr_db = sq[l];
   for (int l = 0; st == ZSQ_OK && l < r->n_layers; l++) {
@@ -340,12 +337,64 @@ static zsq_status measure(zsq_qresult *r, const zsq_qscheme *sc, const float *ca
     memset(mask, 0, (size_t)r->n_layers * sizeof(int));
     mask[l] = 1;
     st = build_sim(r, sc, mask, &one, err);
-    if (st == ZSQ_OK) st = layer_sqnr(r, r->folded, one, calib, n, tp, sq, err);
+    if (st == ZSQ_OK) st = layer_sqnr(r, ref, one, calib, n, tp, sq, err);
     if (st == ZSQ_OK) r->layers[l].isolated_sqnr_db = sq[l];
     if (st == ZSQ_OK) zsq_graph_free(one);
   }
   free(sq);
   free(mask);
+  zsq_fplan_destroy(ref);
+  return st;
+}
+
+/* Per-channel mean of (float − quantized) output over the images of an open plan pair. */
+static void channel_shift(const zsq_value *a, const zsq_value *b, int is_nhwc, int64_t c,
+                          double *shift) {
+  const float *x = a->data, *y = b->data;
+  const int64_t rows = (int64_t)a->numel / c;
+  for (int64_t k = 0; k < c; k++) shift[k] = 0.0;
+  if (is_nhwc || a->rank == 2) { /* channel innermost */
+    for (int64_t r = 0; r < rows; r++) {
+      for (int64_t k = 0; k < c; k++) shift[k] += (double)x[r * c + k] - y[r * c + k];
+    }
+  }
+  for (int64_t k = 0; k < c; k++) shift[k] /= (double)rows;
+}
+
+/* Empirical bias correction, layer by layer in order: each layer's bias absorbs the mean output
+ * error it shows on the calibration images given the already-corrected layers before it. */
+static zsq_status bias_correct(zsq_qresult *r, const float *calib, int64_t count, pthreadpool_t tp,
+                               zsq_err *err) {
+  const int64_t n = count < CALIB_BATCH ? count : CALIB_BATCH;
+  zsq_fplan *pf;
+  ZSQ_TRY(zsq_fplan_create(r->folded, n, tp, &pf, err));
+  zsq_value_from_logical(zsq_fplan_value(pf, r->folded->inputs[0]), calib);
+  zsq_fplan_forward(pf);
+  zsq_status st = ZSQ_OK;
+  for (int l = 0; st == ZSQ_OK && l < r->n_layers; l++) {
+    const zsq_node *fn = &r->folded->nodes[r->layers[l].node];
+    const int t = fn->outputs[0];
+    const zsq_node *sn = &r->sim->nodes[r->sim->tensors[t].producer];
+    const int bt = sn->n_inputs > 2 ? sn->inputs[2] : -1;
+    if (bt < 0 || !r->sim->tensors[bt].is_const) continue;
+    zsq_tensor *bias = &r->sim->tensors[bt];
+    const int64_t c = zsq_tensor_numel(bias);
+    zsq_fplan *ps;
+    st = zsq_fplan_create(r->sim, n, tp, &ps, err);
+    if (st != ZSQ_OK) break;
+    zsq_value_from_logical(zsq_fplan_value(ps, r->sim->inputs[0]), calib);
+    zsq_fplan_forward(ps);
+    const zsq_value *a = zsq_fplan_value(pf, t), *b = zsq_fplan_value(ps, t);
+    double *shift = malloc((size_t)c * sizeof(double));
+    if (shift != NULL && (a->rank == 4 || a->rank == 2) && a->dims[1] == c) {
+      channel_shift(a, b, a->rank == 4, c, shift);
+      float *bd = bias->data;
+      for (int64_t k = 0; k < c; k++) bd[k] += (float)shift[k];
+    }
+    free(shift);
+    zsq_fplan_destroy(ps);
+  }
+  zsq_fplan_destroy(pf);
   return st;
 }
 
@@ -367,6 +416,7 @@ zsq_status zsq_quantize_graph(const zsq_graph *g, const zsq_qscheme *sc, const f
   if (st == ZSQ_OK) st = find_points(out, sc, err);
   if (st == ZSQ_OK) st = calibrate(out, sc, calib, count, tp, err);
   if (st == ZSQ_OK) st = build_sim(out, sc, NULL, &out->sim, err);
+  if (st == ZSQ_OK && sc->bias_correction) st = bias_correct(out, calib, count, tp, err);
   if (st == ZSQ_OK) st = measure(out, sc, calib, count, tp, err);
   if (st != ZSQ_OK) zsq_qresult_free(out);
   return st;
