@@ -45,6 +45,12 @@ const char *zsq_model_last_error(const zsq_model *m);
 /* Import an ONNX file (or an in-memory ONNX buffer). The float graph keeps BatchNormalization. */
 zsq_status zsq_model_load_onnx(zsq_model *m, const char *path);
 zsq_status zsq_model_load_onnx_buffer(zsq_model *m, const void *data, size_t size);
+/* Load either format, by content: a quantized .zsq file or an ONNX model. */
+zsq_status zsq_model_load(zsq_model *m, const char *path);
+/* Save a quantized model as .zsq (docs/file-format.md). */
+zsq_status zsq_model_save(zsq_model *m, const char *path);
+/* 1 for a quantized model (from zsq_quantize or a .zsq file): runs as the simulation. */
+int zsq_model_is_quantized(const zsq_model *m);
 
 /* The model's single image input: logical NCHW dims (dims[0] is the batch, -1 if dynamic). */
 zsq_status zsq_model_input_shape(const zsq_model *m, int64_t dims[4]);

@@ -4,7 +4,10 @@
 #include <gtest/gtest.h>
 #include <pthreadpool.h>
 
+#include <unistd.h>
+
 #include <cmath>
+#include <cstdio>
 #include <random>
 #include <string>
 #include <vector>
@@ -219,6 +222,81 @@ TEST(QuantPipeline, BiasCorrectionHelpsAtThreeBits) {
   std::vector<int> lab;
   std::vector<float> x = fmnist_images(0, 1000, &lab);
   EXPECT_GT(correct(corrected.q, x, lab), correct(plain.q, x, lab));
+}
+
+std::vector<float> logits(zsq_model *m, const std::vector<float> &x, int64_t n) {
+  zsq_session_options o = {n, nullptr, 1, 1};
+  zsq_session *s = nullptr;
+  EXPECT_EQ(zsq_session_create(m, &o, &s), ZSQ_OK) << zsq_model_last_error(m);
+  std::vector<float> y(static_cast<size_t>(n * 10));
+  if (s) zsq_session_run(s, x.data(), y.data());
+  zsq_session_destroy(s);
+  return y;
+}
+
+std::string slurp(const std::string &p) {
+  FILE *f = std::fopen(p.c_str(), "rb");
+  std::string b;
+  if (f == nullptr) return b;
+  char buf[65536];
+  size_t n;
+  while ((n = std::fread(buf, 1, sizeof buf, f)) > 0) b.append(buf, n);
+  std::fclose(f);
+  return b;
+}
+
+void spit(const std::string &p, const std::string &b) {
+  FILE *f = std::fopen(p.c_str(), "wb");
+  ASSERT_NE(f, nullptr);
+  std::fwrite(b.data(), 1, b.size(), f);
+  std::fclose(f);
+}
+
+// Save, load: the same logits bit for bit, the same report; broken files are refused cleanly.
+TEST(ZsqFile, RoundTripIsExactAndDamageIsRefused) {
+  Quantized r(4, 4);
+  ASSERT_EQ(r.st, ZSQ_OK) << zsq_model_last_error(r.m);
+  const std::string path = "/tmp/zsq-test-" + std::to_string(getpid()) + ".zsq";
+  ASSERT_EQ(zsq_model_save(r.q, path.c_str()), ZSQ_OK) << zsq_model_last_error(r.q);
+  EXPECT_NE(zsq_model_save(r.m, path.c_str() + 0), ZSQ_OK) << "a float model is not a .zsq";
+  zsq_model *l;
+  zsq_model_create(&l);
+  ASSERT_EQ(zsq_model_load(l, path.c_str()), ZSQ_OK) << zsq_model_last_error(l);
+  EXPECT_TRUE(zsq_model_is_quantized(l));
+  EXPECT_STREQ(zsq_model_metadata(l, "zsq.input_std"), "0.3530");
+  std::vector<float> x = fmnist_images(0, 16, nullptr);
+  const std::vector<float> a = logits(r.q, x, 16), b = logits(l, x, 16);
+  for (size_t i = 0; i < a.size(); i++) ASSERT_EQ(a[i], b[i]) << i;
+  ASSERT_EQ(zsq_model_quant_layer_count(l), zsq_model_quant_layer_count(r.q));
+  zsq_quant_layer la, lb;
+  zsq_model_quant_layer(r.q, 3, &la);
+  zsq_model_quant_layer(l, 3, &lb);
+  EXPECT_STREQ(la.name, lb.name);
+  EXPECT_EQ(la.wbits, lb.wbits);
+  EXPECT_EQ(la.in_scale, lb.in_scale);
+  const std::string good = slurp(path), bad = path + ".bad";
+  ASSERT_GT(good.size(), 10000u);
+  for (size_t cut :
+       {good.size() - 1, good.size() / 2, static_cast<size_t>(70), static_cast<size_t>(9)}) {
+    spit(bad, good.substr(0, cut));
+    EXPECT_NE(zsq_model_load(l, bad.c_str()), ZSQ_OK) << "truncated at " << cut;
+    EXPECT_NE(std::string(zsq_model_last_error(l)), "");
+  }
+  std::mt19937 rng(9);
+  for (int i = 0; i < 200; i++) {
+    std::string c = good;
+    c[64 + rng() % (c.size() - 64)] ^= static_cast<char>(1 + rng() % 255);
+    spit(bad, c);
+    EXPECT_EQ(zsq_model_load(l, bad.c_str()), ZSQ_ERR_FORMAT);
+  }
+  // a header that lies about its counts, with a matching checksum, must still be refused
+  std::string lie = good;
+  lie[32] = static_cast<char>(0x7f);  // n_tensors
+  spit(bad, lie);
+  EXPECT_EQ(zsq_model_load(l, bad.c_str()), ZSQ_ERR_FORMAT);
+  zsq_model_destroy(l);
+  std::remove(path.c_str());
+  std::remove(bad.c_str());
 }
 
 TEST(QuantPipeline, ImpossibleRequestsAreRefused) {

@@ -1,4 +1,5 @@
 /* model.c — public zsq_model API: ONNX import, metadata and per-layer information. */
+#include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
 
@@ -15,13 +16,11 @@ zsq_status zsq_model_create(zsq_model **out) {
 }
 
 void zsq_model_reset(zsq_model *m) {
-  if (m->quant) {
-    zsq_qresult_free(m->quant);
-    free(m->quant);
-  } else {
-    zsq_graph_free(m->graph);
-  }
-  m->quant = NULL;
+  zsq_graph_free(m->graph);
+  zsq_file_layers_free(m->qlayers, m->n_qlayers);
+  m->qlayers = NULL;
+  m->n_qlayers = 0;
+  m->quantized = 0;
   m->graph = NULL;
   free(m->layers);
   m->layers = NULL;
@@ -94,6 +93,34 @@ zsq_status zsq_model_load_onnx(zsq_model *m, const char *path) {
   if (m == NULL || path == NULL) return ZSQ_ERR_INVALID_ARG;
   reset(m);
   return finish_load(m, zsq_onnx_import_file(path, &m->graph, &m->err));
+}
+
+zsq_status zsq_model_load(zsq_model *m, const char *path) {
+  if (m == NULL || path == NULL) return ZSQ_ERR_INVALID_ARG;
+  char magic[8] = {0};
+  FILE *f = fopen(path, "rb");
+  const size_t got = f ? fread(magic, 1, sizeof magic, f) : 0;
+  if (f) fclose(f);
+  if (!zsq_file_is_zsq(magic, got)) return zsq_model_load_onnx(m, path);
+  reset(m);
+  zsq_status st = zsq_file_read(path, &m->graph, &m->qlayers, &m->n_qlayers, &m->err);
+  if (st != ZSQ_OK) return st;
+  m->quantized = 1;
+  return finish_load(m, st);
+}
+
+int zsq_model_is_quantized(const zsq_model *m) {
+  return m ? m->quantized : 0;
+}
+
+zsq_status zsq_model_save(zsq_model *m, const char *path) {
+  if (m == NULL || path == NULL) return ZSQ_ERR_INVALID_ARG;
+  zsq_err_clear(&m->err);
+  if (!m->quantized) {
+    return zsq_fail(&m->err, ZSQ_ERR_INVALID_ARG,
+                    "only quantized models are saved as .zsq (quantize first)");
+  }
+  return zsq_file_write(path, m->graph, m->qlayers, m->n_qlayers, &m->err);
 }
 
 zsq_status zsq_model_load_onnx_buffer(zsq_model *m, const void *data, size_t size) {

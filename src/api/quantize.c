@@ -4,6 +4,7 @@
 #include <string.h>
 
 #include "api/internal.h"
+#include "io/zsq_file.h"
 #include "quant/quant.h"
 
 static int parse_range(const char *s, zsq_range_method def, zsq_range_method *out) {
@@ -25,7 +26,7 @@ zsq_status zsq_quantize(zsq_model *m, const zsq_quant_options *o, const zsq_cali
   if (m == NULL || o == NULL || calib == NULL || out == NULL) return ZSQ_ERR_INVALID_ARG;
   zsq_err_clear(&m->err);
   if (m->graph == NULL) return zsq_fail(&m->err, ZSQ_ERR_INVALID_ARG, "no model loaded");
-  if (m->quant != NULL)
+  if (m->quantized)
     return zsq_fail(&m->err, ZSQ_ERR_INVALID_ARG, "the model is already quantized");
   zsq_qscheme sc = {.wbits = o->wbits,
                     .abits = o->abits,
@@ -57,34 +58,66 @@ zsq_status zsq_quantize(zsq_model *m, const zsq_quant_options *o, const zsq_cali
     free(q);
     return st;
   }
+  zsqf_layer *ls = calloc((size_t)q->n_layers + 1, sizeof(zsqf_layer));
+  for (int i = 0; ls && i < q->n_layers; i++) {
+    const zsq_qlayer *l = &q->layers[i];
+    zsqf_layer *o2 = &ls[i];
+    o2->name = strdup(l->name);
+    o2->wbits = l->wbits;
+    o2->abits = l->abits;
+    o2->weight_tensor = l->sim_weight;
+    o2->rows = l->wrows;
+    o2->row_stride = l->row_stride;
+    o2->elem_stride = l->elem_stride;
+    o2->scale = malloc((size_t)l->wrows * sizeof(float));
+    if (o2->scale && l->wscale) memcpy(o2->scale, l->wscale, (size_t)l->wrows * sizeof(float));
+    if (l->input_point >= 0) {
+      const zsq_qpoint *p = &q->points[l->input_point];
+      o2->in_min = p->min;
+      o2->in_max = p->max;
+      o2->in_scale = p->scale;
+      o2->in_zero_point = p->zero_point;
+    }
+    o2->weight_sqnr_db = l->weight_sqnr_db;
+    o2->isolated_sqnr_db = l->isolated_sqnr_db;
+    o2->accumulated_sqnr_db = l->accumulated_sqnr_db;
+    if (o2->name == NULL || o2->scale == NULL || l->wscale == NULL) st = ZSQ_ERR_NOMEM;
+  }
+  if (ls == NULL || st != ZSQ_OK) {
+    zsq_file_layers_free(ls, q->n_layers);
+    zsq_qresult_free(q);
+    free(q);
+    return zsq_fail(&m->err, ZSQ_ERR_NOMEM, "out of memory");
+  }
   zsq_model_reset(out);
   zsq_err_clear(&out->err);
-  out->quant = q;
   out->graph = q->sim;
+  q->sim = NULL;
+  out->qlayers = ls;
+  out->n_qlayers = q->n_layers;
+  out->quantized = 1;
+  zsq_qresult_free(q);
+  free(q);
   st = zsq_model_describe(out);
   if (st != ZSQ_OK) zsq_fail(&m->err, st, "%s", out->err.msg);
   return st;
 }
 
 size_t zsq_model_quant_layer_count(const zsq_model *m) {
-  return (m && m->quant) ? (size_t)m->quant->n_layers : 0;
+  return m ? (size_t)m->n_qlayers : 0;
 }
 
 zsq_status zsq_model_quant_layer(const zsq_model *m, size_t i, zsq_quant_layer *out) {
-  if (m == NULL || m->quant == NULL || out == NULL || i >= (size_t)m->quant->n_layers)
-    return ZSQ_ERR_INVALID_ARG;
-  const zsq_qlayer *l = &m->quant->layers[i];
+  if (m == NULL || out == NULL || i >= (size_t)m->n_qlayers) return ZSQ_ERR_INVALID_ARG;
+  const zsqf_layer *l = &m->qlayers[i];
   memset(out, 0, sizeof *out);
   out->name = l->name;
   out->wbits = l->wbits;
   out->abits = l->abits;
-  if (l->input_point >= 0) {
-    const zsq_qpoint *p = &m->quant->points[l->input_point];
-    out->in_min = p->min;
-    out->in_max = p->max;
-    out->in_scale = p->scale;
-    out->in_zero_point = p->zero_point;
-  }
+  out->in_min = l->in_min;
+  out->in_max = l->in_max;
+  out->in_scale = l->in_scale;
+  out->in_zero_point = l->in_zero_point;
   out->weight_sqnr_db = l->weight_sqnr_db;
   out->isolated_sqnr_db = l->isolated_sqnr_db;
   out->accumulated_sqnr_db = l->accumulated_sqnr_db;

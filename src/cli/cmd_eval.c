@@ -119,9 +119,12 @@ static int run_eval(const eval_opts *o, zsq_model *m, zsq_dataset *d) {
         split, (long long)r.count, (long long)r.correct, acc, r.seconds,
         (double)r.count / r.seconds);
   } else {
-    printf("%s: top-1 %.2f %% (%lld/%lld) on fashion-mnist %s, %.2f s (%.0f images/s)\n", o->model,
-           acc, (long long)r.correct, (long long)r.count, split, r.seconds,
-           (double)r.count / r.seconds);
+    printf("%s: top-1 %.2f %% (%lld/%lld) on fashion-mnist %s, %.2f s (%.0f images/s)%s\n",
+           o->model, acc, (long long)r.correct, (long long)r.count, split, r.seconds,
+           (double)r.count / r.seconds,
+           zsq_model_is_quantized(m) ? " [quantized model run through the float simulation: the "
+                                       "integer runtime is not implemented yet]"
+                                     : "");
   }
   return ZSQ_EXIT_OK;
 }
@@ -139,7 +142,7 @@ int zsq_cmd_eval(int argc, char **argv) {
     return ZSQ_EXIT_INTERNAL;
   }
   int rc;
-  zsq_status st = zsq_model_load_onnx(m, o.model);
+  zsq_status st = zsq_model_load(m, o.model);
   if (st != ZSQ_OK) {
     zsq_cli_error("%s: %s", o.model, zsq_model_last_error(m));
     rc = zsq_cli_exit_for(st);

@@ -118,7 +118,7 @@ int zsq_cmd_inspect(int argc, char **argv) {
   }
   zsq_model *m;
   if (zsq_model_create(&m) != ZSQ_OK) return ZSQ_EXIT_INTERNAL;
-  zsq_status st = zsq_model_load_onnx(m, path);
+  zsq_status st = zsq_model_load(m, path);
   if (st != ZSQ_OK) {
     zsq_cli_error("%s: %s", path, zsq_model_last_error(m));
     zsq_model_destroy(m);

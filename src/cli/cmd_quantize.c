@@ -26,7 +26,8 @@ static const char kHelp[] =
     "  --limit N            evaluate the first N test images only\n"
     "  --report FILE        the per-layer report as JSON\n"
     "  --seed S, --threads N\n"
-    "  -o OUT.zsq           not implemented yet (the .zsq format comes with the integer runtime)\n";
+    "  -o OUT.zsq           save the quantized model (docs/file-format.md); `zsq eval OUT.zsq`\n"
+    "                       runs it through the simulation\n";
 
 typedef struct q_opts {
   const char *model, *calib, *report, *out, *range, *wrange;
@@ -102,12 +103,6 @@ static int parse(int argc, char **argv, q_opts *o) {
   if (o->model == NULL)
     return zsq_cli_error("quantize: no model given (see 'zsq quantize --help')"), 0;
   if (o->wbits == 0) return zsq_cli_error("quantize: --bits is required (e.g. --bits w4a4)"), 0;
-  if (o->out != NULL) {
-    return zsq_cli_error(
-               "quantize: -o is not implemented yet: the .zsq file comes with the integer runtime; "
-               "use --eval and --report for now"),
-           0;
-  }
   return 1;
 }
 
@@ -254,6 +249,15 @@ int zsq_cmd_quantize(int argc, char **argv) {
          o.wbits, o.abits, o.all ? "all layers" : "first/last 8-bit", o.calib,
          (long long)zsq_calib_count(c), t_calib, t_quant);
   print_report(q, stdout, 0);
+  if (o.out != NULL) {
+    st = zsq_model_save(q, o.out);
+    if (st != ZSQ_OK) {
+      zsq_cli_error("%s", zsq_model_last_error(q));
+      rc = zsq_cli_exit_for(st);
+      goto out;
+    }
+    printf("wrote %s\n", o.out);
+  }
   if (o.report != NULL) {
     FILE *f = fopen(o.report, "w");
     if (f == NULL) {

@@ -110,7 +110,7 @@ int zsq_cmd_synth(int argc, char **argv) {
   o.progress_ctx = &ps;
   zsq_synth_report r;
   int rc = ZSQ_EXIT_OK;
-  zsq_status st = zsq_model_load_onnx(m, model);
+  zsq_status st = zsq_model_load(m, model);
   if (st == ZSQ_OK) st = zsq_synthesize(m, &o, c, &r);
   if (ps.bar.total > 1) zsq_progress_end(&ps.bar);
   if (st != ZSQ_OK) {

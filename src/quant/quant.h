@@ -39,6 +39,11 @@ typedef struct zsq_qlayer {
   int input_point;                              /* index into qpoints, or -1 */
   double weight_sqnr_db;                        /* ‖W‖² / ‖W − Ŵ‖² */
   double isolated_sqnr_db, accumulated_sqnr_db; /* of the layer's output on calibration data */
+  /* Filled for the full simulation: the weight tensor in `sim` and its per-row scales. */
+  int sim_weight;
+  int64_t wrows;
+  int row_stride, elem_stride;
+  float *wscale;
 } zsq_qlayer;
 
 typedef struct zsq_qresult {

@@ -180,7 +180,8 @@ static zsq_status calibrate(zsq_qresult *r, const zsq_qscheme *sc, const float *
 
 /* Weight rows per output channel: Conv OIHW rows; Gemm rows of B' (transB: rows of B, else
  * columns). */
-static void quantize_weights(zsq_graph *g, zsq_qlayer *l, const zsq_qscheme *sc) {
+/* Rounds the layer's weights in g; with record, keeps the tensor, layout and scales in l. */
+static void quantize_weights(zsq_graph *g, zsq_qlayer *l, const zsq_qscheme *sc, int record) {
   const zsq_node *n = &g->nodes[l->node];
   zsq_tensor *w = &g->tensors[n->inputs[1]];
   float *d = w->data;
@@ -198,11 +199,20 @@ static void quantize_weights(zsq_graph *g, zsq_qlayer *l, const zsq_qscheme *sc)
     estride = rows;
   }
   float *row = malloc((size_t)len * sizeof(float));
+  if (record) {
+    free(l->wscale);
+    l->wscale = malloc((size_t)rows * sizeof(float));
+    l->sim_weight = n->inputs[1];
+    l->wrows = rows;
+    l->row_stride = (int)rstride;
+    l->elem_stride = (int)estride;
+  }
   double sig = 0.0, noise = 0.0;
   const float qmax = (float)((1 << (l->wbits - 1)) - 1), qmin = -(float)(1 << (l->wbits - 1));
   for (int64_t o = 0; row && o < rows; o++) {
     for (int64_t k = 0; k < len; k++) row[k] = d[o * rstride + k * estride];
     const float s = zsq_weight_scale(row, len, l->wbits, sc->weight_range), inv = 1.0f / s;
+    if (record && l->wscale) l->wscale[o] = s;
     for (int64_t k = 0; k < len; k++) {
       float q = roundf(row[k] * inv);
       q = q < qmin ? qmin : (q > qmax ? qmax : q);
@@ -247,7 +257,7 @@ static zsq_status build_sim(zsq_qresult *r, const zsq_qscheme *sc, const int *ma
   if (g == NULL) return zsq_fail(err, ZSQ_ERR_NOMEM, "out of memory");
   zsq_status st = own_weights(g, err);
   for (int i = 0; st == ZSQ_OK && i < r->n_layers; i++) {
-    if (mask == NULL || mask[i]) quantize_weights(g, &r->layers[i], sc);
+    if (mask == NULL || mask[i]) quantize_weights(g, &r->layers[i], sc, mask == NULL);
   }
   for (int i = 0; st == ZSQ_OK && i < r->n_points; i++) {
     int wanted = mask == NULL;
@@ -423,6 +433,7 @@ zsq_status zsq_quantize_graph(const zsq_graph *g, const zsq_qscheme *sc, const f
 }
 
 void zsq_qresult_free(zsq_qresult *r) {
+  for (int i = 0; r->layers && i < r->n_layers; i++) free(r->layers[i].wscale);
   zsq_graph_free(r->folded);
   zsq_graph_free(r->sim);
   free(r->points);
