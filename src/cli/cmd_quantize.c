@@ -18,6 +18,7 @@ static const char kHelp[] =
     "                       noise, fmnist (real training images: the upper bound) or FILE.zsd\n"
     "  --calib-count N      calibration images (default 256)\n"
     "  --synth-iters I      optimisation steps for synth:METHOD (default: the method's)\n"
+    "  --synth-batch B      images optimised together for synth:METHOD (default: the method's)\n"
     "  --range R            activation ranges: mse (default), minmax or percentile\n"
     "  --weight-range R     weight ranges: mse (default) or minmax\n"
     "  --quantize-all       first and last layer at the target bits too\n"
@@ -31,7 +32,7 @@ static const char kHelp[] =
 
 typedef struct q_opts {
   const char *model, *calib, *report, *out, *range, *wrange;
-  int64_t count, iters, limit, seed, threads;
+  int64_t count, iters, sbatch, limit, seed, threads;
   int wbits, abits, all, eval, bias;
 } q_opts;
 
@@ -76,6 +77,8 @@ static int parse(int argc, char **argv, q_opts *o) {
       if (!zsq_cli_parse_int("--calib-count", v, 1, 1 << 20, &o->count)) return 0;
     } else if (zsq_cli_flag(argc, argv, &i, "--synth-iters", &v)) {
       if (!zsq_cli_parse_int("--synth-iters", v, 1, 1000000, &o->iters)) return 0;
+    } else if (zsq_cli_flag(argc, argv, &i, "--synth-batch", &v)) {
+      if (!zsq_cli_parse_int("--synth-batch", v, 1, 65536, &o->sbatch)) return 0;
     } else if (zsq_cli_flag(argc, argv, &i, "--limit", &v)) {
       if (!zsq_cli_parse_int("--limit", v, 1, INT64_MAX, &o->limit)) return 0;
     } else if (zsq_cli_flag(argc, argv, &i, "--seed", &v)) {
@@ -156,6 +159,7 @@ static int get_calib(zsq_model *m, const q_opts *o, zsq_calib *c) {
     zsq_synth_options so = {.method = method,
                             .count = o->count,
                             .iters = o->iters,
+                            .batch = o->sbatch,
                             .seed = (uint64_t)o->seed,
                             .threads = (int)o->threads};
     st = zsq_synthesize(m, &so, c, NULL);
