@@ -13,8 +13,10 @@ models=(resnet20 mobilenetv2)
 bits=(w8a8 w4a8 w4a4 w3a3 w2a4 w2a2)
 methods=(noise zeroq dsg intraq hast)
 limit=()
+iters=()
 if [[ $quick == --quick ]]; then
   models=(resnet20); bits=(w8a8 w4a4 w3a3 w2a4); methods=(noise zeroq intraq); limit=(--limit 2000)
+  iters=(--iters 200)
 fi
 tmp=$(mktemp -d)
 trap 'rm -rf "$tmp"' EXIT
@@ -27,7 +29,7 @@ out=docs/RESULTS.md
   echo "Scheme: BN folded, per-channel symmetric weights, per-tensor activations (unsigned after"
   echo "ReLU), first and last layer 8-bit, $count calibration images (docs/quantization.md)."
   echo
-  echo "## Synthesis quality ($count images, each method's default steps)"
+  echo "## Synthesis quality ($count images, $([[ ${#iters[@]} -gt 0 ]] && echo "${iters[1]} steps" || echo "each method's default steps"))"
   echo
   echo "| model | method | BN distance | teacher confidence | label agreement | class balance | seconds |"
   echo "|---|---|---|---|---|---|---|"
@@ -35,7 +37,7 @@ out=docs/RESULTS.md
 for m in "${models[@]}"; do
   for meth in "${methods[@]}"; do
     bs=256
-    $zsq synth models/$m.onnx --method "$meth" --count $count --batch $bs --threads $threads \
+    $zsq synth models/$m.onnx --method "$meth" --count $count --batch $bs --threads $threads "${iters[@]}" \
       -o "$tmp/$m-$meth.zsd" --format json 2>/dev/null >"$tmp/$m-$meth.json"
     python3 - "$tmp/$m-$meth.json" "$m" "$meth" >>"$tmp/head.md" <<'PY'
 import json, sys

@@ -26,8 +26,7 @@ zsq_status zsq_quantize(zsq_model *m, const zsq_quant_options *o, const zsq_cali
   if (m == NULL || o == NULL || calib == NULL || out == NULL) return ZSQ_ERR_INVALID_ARG;
   zsq_err_clear(&m->err);
   if (m->graph == NULL) return zsq_fail(&m->err, ZSQ_ERR_INVALID_ARG, "no model loaded");
-  if (m->quantized)
-    return zsq_fail(&m->err, ZSQ_ERR_INVALID_ARG, "the model is already quantized");
+  if (m->quantized) return zsq_fail(&m->err, ZSQ_ERR_INVALID_ARG, "the model is already quantized");
   zsq_qscheme sc = {.wbits = o->wbits,
                     .abits = o->abits,
                     .first_last_8bit = !o->quantize_all,
