@@ -12,5 +12,5 @@ model=${1:-models/resnet20.onnx}
 threads=$(nproc)
 ./build/zsq inspect "$model" | tail -3
 ./build/zsq eval "$model" --data fmnist --threads "$threads"
-./build/zsq quantize "$model" --bits w4a4 --calib synth:zeroq --calib-count 256 --synth-batch 256 \
-  --synth-iters 200 --threads "$threads" --eval -o build/main-w4a4.zsq
+./build/zsq quantize "$model" --bits w4a4 --calib synth:intraq --calib-count 256 --synth-iters 200 \
+  --bias-correction --threads "$threads" --eval -o build/main-w4a4.zsq
