@@ -14,6 +14,7 @@ extern "C" {
 #include "core/alloc.h"
 #include "float/grad.h"
 #include "float/plan.h"
+#include "graph/passes.h"
 #include "io/onnx_import.h"
 }
 
@@ -316,6 +317,33 @@ TEST(Grad, ShapeOpsAndSoftmax) {
     set_r(sm, rng);
     sm.check();
   }
+}
+
+// BatchNormalization with a fused Relu (the training graphs of synthesis fuse them).
+TEST(Grad, BatchNormWithFusedRelu) {
+  std::mt19937 rng(10);
+  std::vector<int64_t> in = {2, 3, 4, 4};
+  Model m(13);
+  m.input("x", in).output("y");
+  m.init(tensor("s", {3}, {0.5f, 2.0f, -1.0f})).init(tensor("b", {3}, {0.1f, 0.2f, 0.3f}));
+  m.init(tensor("m", {3}, {0.0f, 0.5f, -0.5f})).init(tensor("v", {3}, {1.0f, 0.5f, 2.0f}));
+  m.node(Node("BatchNormalization", {"x", "s", "b", "m", "v"}, {"t"}))
+      .node(Node("Relu", {"t"}, {"y"}));
+  Checker c(m.bytes());
+  ASSERT_EQ(zsq_graph_fuse_activations(c.g, &c.err), ZSQ_OK) << c.err.msg;
+  ASSERT_EQ(c.g->n_nodes, 1u) << "Relu should be fused into the BatchNormalization";
+  // inputs whose BN outputs stay clear of the ReLU kink
+  c.inputs = {dense(numel(in), rng)};
+  for (size_t i = 0; i < c.inputs[0].size(); i++) {
+    const int ch = static_cast<int>(i / 16 % 3);
+    const float sc[3] = {0.5f, 2.0f / std::sqrt(0.5f), -1.0f / std::sqrt(2.0f)},
+                sh[3] = {0.1f, 0.2f - 0.5f * sc[1], 0.3f + 0.5f * sc[2]};
+    float y = c.inputs[0][i] * sc[ch] + sh[ch];
+    if (std::fabs(y) < 0.05f) c.inputs[0][i] += 0.2f / sc[ch];
+    (void)y;
+  }
+  set_r(c, rng);
+  c.check();
 }
 
 // A value read by two consumers receives the sum of both gradients.

@@ -44,7 +44,8 @@ static zsq_status bn_prepare(zsq_fnode *n, zsq_fplan *p, zsq_err *err) {
   return ZSQ_OK;
 }
 
-/* y = x·scale + shift per channel; for a gradient, add gy·scale into gx (shift unused). */
+/* y = clamp(x·scale + shift) per channel (a fused Relu/Clip sets the clamp); for a gradient,
+ * add gy·scale into gx where the forward output was strictly inside the clamp. */
 typedef struct bn_ctx {
   const zsq_fnode *n;
   const float *src;
@@ -52,31 +53,41 @@ typedef struct bn_ctx {
   int accumulate;
 } bn_ctx;
 
+static inline float bn_one(const bn_ctx *c, const bn_state *s, int64_t i, float x, float yprev,
+                           const float *yout, size_t at) {
+  const float lo = c->n->node->act_min, hi = c->n->node->act_max;
+  if (!c->accumulate) {
+    const float v = x * s->scale[i] + s->shift[i];
+    return v < lo ? lo : (v > hi ? hi : v);
+  }
+  const float g = x * s->scale[i];
+  const int inside = ((yout[at] > lo) & (yout[at] < hi)) | (lo == -INFINITY && hi == INFINITY);
+  return yprev + (inside ? g : 0.0f);
+}
+
 /* Rows of the NHWC pixel loop, or (outer × channel) rows of the other layouts. */
 static void bn_range(void *ctx, size_t begin, size_t end) {
   const bn_ctx *c = ctx;
   const bn_state *s = c->n->state;
   const int64_t ch = s->channels;
   const float *restrict x = c->src;
+  const float *yout = c->n->out[0]->data;
   float *restrict y = c->dst;
   if (zsq_value_is_nhwc(c->n->in[0])) {
     for (size_t px = begin; px < end; px++) {
-      const float *xp = x + px * ch;
-      float *yp = y + px * ch;
-      if (c->accumulate) {
-        for (int64_t i = 0; i < ch; i++) yp[i] += xp[i] * s->scale[i];
-      } else {
-        for (int64_t i = 0; i < ch; i++) yp[i] = xp[i] * s->scale[i] + s->shift[i];
+      for (int64_t i = 0; i < ch; i++) {
+        const size_t at = px * (size_t)ch + (size_t)i;
+        y[at] = bn_one(c, s, i, x[at], c->accumulate ? y[at] : 0.0f, yout, at);
       }
     }
     return;
   }
   for (size_t row = begin; row < end; row++) {
     const int64_t i = (int64_t)row % ch;
-    const float *xs = x + row * s->inner;
-    float *ys = y + row * s->inner;
-    for (int64_t k = 0; k < s->inner; k++)
-      ys[k] = c->accumulate ? ys[k] + xs[k] * s->scale[i] : xs[k] * s->scale[i] + s->shift[i];
+    for (int64_t k = 0; k < s->inner; k++) {
+      const size_t at = row * (size_t)s->inner + (size_t)k;
+      y[at] = bn_one(c, s, i, x[at], c->accumulate ? y[at] : 0.0f, yout, at);
+    }
   }
 }
 

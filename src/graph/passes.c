@@ -105,7 +105,9 @@ zsq_status zsq_graph_fold_batchnorm(zsq_graph *g, zsq_err *err) {
 zsq_status zsq_graph_fuse_activations(zsq_graph *g, zsq_err *err) {
   for (size_t i = 0; i < g->n_nodes; i++) {
     zsq_node *n = &g->nodes[i];
-    if (n->op != ZSQ_OP_CONV && n->op != ZSQ_OP_ADD && n->op != ZSQ_OP_GEMM) continue;
+    if (n->op != ZSQ_OP_CONV && n->op != ZSQ_OP_ADD && n->op != ZSQ_OP_GEMM &&
+        n->op != ZSQ_OP_BATCHNORM)
+      continue;
     int only = -1;
     if (consumers(g, n->outputs[0], &only) != 1 || only < 0) continue;
     const zsq_node *a = &g->nodes[only];

@@ -6,7 +6,8 @@
 
 /* Conv → BatchNormalization with constant parameters becomes one Conv with folded weights/bias. */
 zsq_status zsq_graph_fold_batchnorm(zsq_graph *g, zsq_err *err);
-/* Conv/Add/Gemm → Relu or Clip (constant bounds) becomes one node with a fused output clamp. */
+/* Conv/Add/Gemm/BatchNormalization → Relu or Clip (constant bounds) becomes one node with a fused
+ * output clamp. */
 zsq_status zsq_graph_fuse_activations(zsq_graph *g, zsq_err *err);
 
 /* Identity of a constant becomes a constant (torch re-creates shared initializers that way), in

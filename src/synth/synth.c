@@ -14,6 +14,7 @@
 #include "float/layout.h"
 #include "float/parallel.h"
 #include "float/plan.h"
+#include "graph/passes.h"
 #include "synth/augment.h"
 #include "synth/bn_loss.h"
 
@@ -342,8 +343,13 @@ zsq_status zsq_synth_run(const zsq_graph *g, const zsq_synth_cfg *cfg, float *im
   zsq_rng_seed(&rng, cfg->seed);
   const int64_t batch = cfg->batch < cfg->count ? cfg->batch : cfg->count;
   const int64_t batches = (cfg->count + batch - 1) / batch;
+  /* Relu/Clip fused into BatchNorm/Conv/Add: fewer passes; the hooked BN inputs are unchanged. */
+  zsq_graph *fused = zsq_graph_clone(g);
+  if (fused == NULL) return zsq_fail(err, ZSQ_ERR_NOMEM, "out of memory");
   synth_ctx s;
-  zsq_status st = ctx_init(&s, g, cfg, batch, err);
+  memset(&s, 0, sizeof s);
+  zsq_status st = zsq_graph_fuse_activations(fused, err);
+  if (st == ZSQ_OK) st = ctx_init(&s, fused, cfg, batch, err);
   if (st == ZSQ_OK) make_labels(labels, cfg->count, s.classes, &rng);
   const int64_t img = s.c * s.h * s.w;
   for (int64_t b = 0; st == ZSQ_OK && b < batches; b++) {
@@ -364,9 +370,10 @@ zsq_status zsq_synth_run(const zsq_graph *g, const zsq_synth_cfg *cfg, float *im
   }
   ctx_free(&s);
   if (st == ZSQ_OK && report != NULL) {
-    st = zsq_synth_quality(g, images, labels, cfg->count, cfg->threadpool, report, err);
+    st = zsq_synth_quality(fused, images, labels, cfg->count, cfg->threadpool, report, err);
     report->seconds = now() - t0;
   }
+  zsq_graph_free(fused);
   return st;
 }
 
