@@ -346,6 +346,23 @@ TEST(Grad, BatchNormWithFusedRelu) {
   c.check();
 }
 
+// The residual Add with a fused Relu (same shapes: the parallel masked path).
+TEST(Grad, AddWithFusedRelu) {
+  std::mt19937 rng(13);
+  Model m(13);
+  m.input("x", {2, 3, 4, 4}).input("x1", {2, 3, 4, 4}).output("y");
+  m.node(Node("Add", {"x", "x1"}, {"t"})).node(Node("Relu", {"t"}, {"y"}));
+  Checker c(m.bytes());
+  ASSERT_EQ(zsq_graph_fuse_activations(c.g, &c.err), ZSQ_OK) << c.err.msg;
+  ASSERT_EQ(c.g->n_nodes, 1u);
+  c.inputs = {dense(96, rng), dense(96, rng)};
+  for (size_t i = 0; i < 96; i++) {
+    if (std::fabs(c.inputs[0][i] + c.inputs[1][i]) < 0.05f) c.inputs[1][i] += 0.2f;
+  }
+  set_r(c, rng);
+  c.check();
+}
+
 // A value read by two consumers receives the sum of both gradients.
 TEST(Grad, FanOutAccumulates) {
   std::mt19937 rng(9);

@@ -267,14 +267,27 @@ static void mul_forward(zsq_fnode *n, zsq_fplan *p) {
 
 /* Gradients reduce over broadcast dims (stride-0 offsets accumulate). A fused clamp passes the
  * gradient only where the output is strictly inside it. */
-static void add_backward_range(void *ctx, size_t begin, size_t end) {
-  const grad_ctx *c = ctx;
+/* Same-shape Add/Mul backward (the residual adds of training graphs), masked by a fused clamp. */
+typedef struct same_grad_ctx {
+  const zsq_fnode *n;
+  const float *gy;
+  float *const *gx;
+  int is_mul;
+} same_grad_ctx;
+
+static void same_backward_range(void *ctx, size_t begin, size_t end) {
+  const same_grad_ctx *c = ctx;
+  const binary_state *s = c->n->state;
+  const float *a = c->n->in[0]->data, *b = c->n->in[1]->data, *y = c->n->out[0]->data;
   float *ga = c->gx[0], *gb = c->gx[1];
-  const float *gy = c->gy;
-  if (ga)
-    for (size_t i = begin; i < end; i++) ga[i] += gy[i];
-  if (gb)
-    for (size_t i = begin; i < end; i++) gb[i] += gy[i];
+  const float lo = s->lo, hi = s->hi;
+  const int unclamped = lo == -INFINITY && hi == INFINITY;
+  for (size_t i = begin; i < end; i++) {
+    const float v = c->gy[i];
+    const float g = (unclamped | ((y[i] > lo) & (y[i] < hi))) ? v : 0.0f;
+    if (ga) ga[i] += c->is_mul ? g * b[i] : g;
+    if (gb) gb[i] += c->is_mul ? g * a[i] : g;
+  }
 }
 
 static void binary_backward(zsq_fnode *n, int is_mul, const float *gy, float *const *gx,
@@ -285,9 +298,9 @@ static void binary_backward(zsq_fnode *n, int is_mul, const float *gy, float *co
   const float lo = s->lo, hi = s->hi;
   const int unclamped = lo == -INFINITY && hi == INFINITY;
   if (n->out[0]->numel == 0) return;
-  if (s->same && unclamped && !is_mul) { /* the residual Add of training graphs */
-    grad_ctx c = {n, gy, gx};
-    zsq_parallel_for(tp, n->out[0]->numel, ZSQ_GRAIN, add_backward_range, &c);
+  if (s->same) {
+    same_grad_ctx c = {n, gy, gx, is_mul};
+    zsq_parallel_for(tp, n->out[0]->numel, ZSQ_GRAIN, same_backward_range, &c);
     return;
   }
   BINARY_WALK(s, {
