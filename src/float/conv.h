@@ -25,6 +25,8 @@ typedef struct conv_state {
 zsq_status zsq_conv_prepare_backward(zsq_fnode *n, zsq_fplan *p, zsq_err *err);
 void zsq_conv_backward(zsq_fnode *n, zsq_fplan *p, const float *gy, float *const *gx);
 void zsq_conv_grad_release(conv_state *s);
+/* Rebuilds the XNNPACK operators after the weight or bias values changed. */
+zsq_status zsq_conv_refresh(zsq_fnode *n, zsq_fplan *p, zsq_err *err);
 /* Direct loops over the forward's index space: the oracle of zsq_conv_backward. */
 void zsq_conv_backward_ref(zsq_fnode *n, const float *gy, float *const *gx);
 

@@ -117,5 +117,8 @@ static void bn_release(zsq_fnode *n) {
   n->state = NULL;
 }
 
-const zsq_fop zsq_fop_batchnorm = {
-    .prepare = bn_prepare, .forward = bn_forward, .release = bn_release, .backward = bn_backward};
+const zsq_fop zsq_fop_batchnorm = {.prepare = bn_prepare,
+                                   .forward = bn_forward,
+                                   .release = bn_release,
+                                   .backward = bn_backward,
+                                   .caches_constants = 1};

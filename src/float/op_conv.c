@@ -23,6 +23,30 @@ zsq_status zsq_xnnpack_init(zsq_err *err) {
   return ZSQ_OK;
 }
 
+/* The XNNPACK operator over the plan's current weight and bias values (OHWI = the weight
+ * value's NHWC storage of O,I,H,W). */
+static zsq_status create_op(zsq_fnode *n, zsq_err *err) {
+  conv_state *s = n->state;
+  const zsq_value *x = n->in[0], *w = n->in[1], *b = n->n_inputs > 2 ? n->in[2] : NULL;
+  const zsq_node *gn = n->node;
+  const int64_t group = gn->a.conv.group, cin = x->dims[1], cout = w->dims[0];
+  const int64_t kh = w->dims[2], kw = w->dims[3];
+  const float *kernel = w->data;
+  const float *bias = b ? b->data : NULL;
+  float lo = gn->act_min, hi = gn->act_max;
+  enum xnn_status xs = xnn_create_convolution2d_nhwc_f32(
+      (uint32_t)s->geom.pad_top, (uint32_t)s->geom.pad_right, (uint32_t)s->geom.pad_bottom,
+      (uint32_t)s->geom.pad_left, (uint32_t)kh, (uint32_t)kw, (uint32_t)s->geom.sh,
+      (uint32_t)s->geom.sw, (uint32_t)s->geom.dh, (uint32_t)s->geom.dw, (uint32_t)group,
+      (size_t)(cin / group), (size_t)(cout / group), (size_t)cin, (size_t)cout, kernel, bias, lo,
+      hi, 0, &s->op);
+  if (xs != xnn_status_success) {
+    return zsq_fnode_fail(n, err, ZSQ_ERR_UNSUPPORTED,
+                          "XNNPACK refused the convolution (status %d)", (int)xs);
+  }
+  return ZSQ_OK;
+}
+
 static zsq_status conv_prepare(zsq_fnode *n, zsq_fplan *p, zsq_err *err) {
   (void)p;
   const zsq_value *x = n->in[0], *w = n->in[1], *b = n->n_inputs > 2 ? n->in[2] : NULL;
@@ -64,20 +88,7 @@ static zsq_status conv_prepare(zsq_fnode *n, zsq_fplan *p, zsq_err *err) {
   ZSQ_TRY(zsq_xnnpack_init(err));
   /* XNNPACK wants [groups * group_out, kh, kw, group_in]: OIHW -> OHWI. The const value of a
    * rank-4 weight is stored NHWC, which is exactly O,H,W,I. */
-  const float *kernel = w->data;
-  const float *bias = b ? b->data : NULL;
-  float lo = gn->act_min, hi = gn->act_max;
-  enum xnn_status xs = xnn_create_convolution2d_nhwc_f32(
-      (uint32_t)s->geom.pad_top, (uint32_t)s->geom.pad_right, (uint32_t)s->geom.pad_bottom,
-      (uint32_t)s->geom.pad_left, (uint32_t)kh, (uint32_t)kw, (uint32_t)s->geom.sh,
-      (uint32_t)s->geom.sw, (uint32_t)s->geom.dh, (uint32_t)s->geom.dw, (uint32_t)group,
-      (size_t)(cin / group), (size_t)(cout / group), (size_t)cin, (size_t)cout, kernel, bias, lo,
-      hi, 0, &s->op);
-  if (xs != xnn_status_success) {
-    return zsq_fnode_fail(n, err, ZSQ_ERR_UNSUPPORTED,
-                          "XNNPACK refused the convolution (status %d)", (int)xs);
-  }
-  return ZSQ_OK;
+  return create_op(n, err);
 }
 
 static zsq_status conv_setup(zsq_fnode *n, zsq_fplan *p, zsq_err *err) {
@@ -96,6 +107,17 @@ static void conv_forward(zsq_fnode *n, zsq_fplan *p) {
   xnn_run_operator(s->op, p->threadpool);
 }
 
+zsq_status zsq_conv_refresh(zsq_fnode *n, zsq_fplan *p, zsq_err *err) {
+  conv_state *s = n->state;
+  xnn_delete_operator(s->op);
+  s->op = NULL;
+  ZSQ_TRY(create_op(n, err));
+  ZSQ_TRY(conv_setup(n, p, err));
+  if (s->grad == NULL) return ZSQ_OK;
+  zsq_conv_grad_release(s);
+  return zsq_conv_prepare_backward(n, p, err);
+}
+
 static void conv_release(zsq_fnode *n) {
   conv_state *s = n->state;
   if (s == NULL) return;
@@ -110,4 +132,5 @@ const zsq_fop zsq_fop_conv = {.prepare = conv_prepare,
                               .forward = conv_forward,
                               .release = conv_release,
                               .backward = zsq_conv_backward,
-                              .prepare_backward = zsq_conv_prepare_backward};
+                              .prepare_backward = zsq_conv_prepare_backward,
+                              .refresh = zsq_conv_refresh};

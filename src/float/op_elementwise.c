@@ -119,7 +119,8 @@ const zsq_fop zsq_fop_relu = {.prepare = unary_prepare,
 const zsq_fop zsq_fop_clip = {.prepare = unary_prepare,
                               .forward = clamp_forward,
                               .release = release_state,
-                              .backward = clamp_backward};
+                              .backward = clamp_backward,
+                              .caches_constants = 1};
 const zsq_fop zsq_fop_identity = {.prepare = unary_prepare,
                                   .forward = identity_forward,
                                   .release = release_state,

@@ -209,6 +209,28 @@ void zsq_fplan_destroy(zsq_fplan *p) {
   free(p);
 }
 
+zsq_status zsq_fplan_set_constant(zsq_fplan *p, int t, const float *logical, zsq_err *err) {
+  zsq_value *v = &p->values[t];
+  if (!v->is_const || v->dtype != ZSQ_F32) {
+    return zsq_fail(err, ZSQ_ERR_INVALID_ARG, "tensor '%s' is not a float constant",
+                    p->graph->tensors[t].name);
+  }
+  zsq_value_from_logical(v, logical);
+  for (size_t i = 0; i < p->n_nodes; i++) {
+    zsq_fnode *n = &p->nodes[i];
+    int reads = 0;
+    for (int k = 0; k < n->n_inputs; k++) reads |= n->node->inputs[k] == t;
+    if (!reads) continue;
+    if (n->op->refresh != NULL) {
+      ZSQ_TRY(n->op->refresh(n, p, err));
+    } else if (n->op->caches_constants) {
+      return zsq_fnode_fail(n, err, ZSQ_ERR_UNSUPPORTED,
+                            "its constant inputs cannot change after planning");
+    }
+  }
+  return ZSQ_OK;
+}
+
 void zsq_fplan_forward(zsq_fplan *p) {
   for (size_t i = 0; i < p->n_nodes; i++) p->nodes[i].op->forward(&p->nodes[i], p);
 }

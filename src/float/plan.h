@@ -43,6 +43,10 @@ typedef struct zsq_fop {
   void (*backward)(zsq_fnode *n, zsq_fplan *p, const float *gy, float *const *gx);
   /* Optional: builds what backward needs (called once by zsq_fgrad_create). */
   zsq_status (*prepare_backward)(zsq_fnode *n, zsq_fplan *p, zsq_err *err);
+  /* Optional: rebuilds state derived from constant inputs after zsq_fplan_set_constant. */
+  zsq_status (*refresh)(zsq_fnode *n, zsq_fplan *p, zsq_err *err);
+  /* 1 when prepare caches values of constant inputs (then refresh is required to change them). */
+  int caches_constants;
 } zsq_fop;
 
 struct zsq_fnode {
@@ -74,6 +78,11 @@ void zsq_fplan_run(zsq_fplan *p, const void *const *inputs, void *const *outputs
 /* Runs the nodes only: inputs are already in their values (physical layout), e.g. written by a
  * synthesis loop; outputs stay in their values. */
 void zsq_fplan_forward(zsq_fplan *p);
+
+/* Replaces the value of constant tensor t with `logical` (ONNX order) and refreshes the operators
+ * that read it (reconstruction changes weights between steps). ZSQ_ERR_UNSUPPORTED for an
+ * operator that caches the constant without a refresh. */
+zsq_status zsq_fplan_set_constant(zsq_fplan *p, int t, const float *logical, zsq_err *err);
 
 /* The value of graph tensor t. */
 static inline zsq_value *zsq_fplan_value(zsq_fplan *p, int t) {
