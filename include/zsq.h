@@ -167,6 +167,7 @@ typedef struct zsq_quant_options {
   const char *weight_range; /* "minmax" or "mse" (NULL: mse) */
   float percentile;         /* for act_range "percentile" (0: 99.99) */
   int bias_correction;      /* 1: empirical bias correction on the calibration images */
+  int adaround_iters;       /* > 0: AdaRound (learned weight rounding), Adam steps per layer */
   int threads;
 } zsq_quant_options;
 

@@ -30,7 +30,8 @@ zsq_status zsq_quantize(zsq_model *m, const zsq_quant_options *o, const zsq_cali
   zsq_qscheme sc = {.wbits = o->wbits,
                     .abits = o->abits,
                     .first_last_8bit = !o->quantize_all,
-                    .bias_correction = o->bias_correction};
+                    .bias_correction = o->bias_correction,
+                    .adaround_iters = o->adaround_iters};
   sc.percentile = o->percentile > 0 ? o->percentile : 99.99f;
   if (!parse_range(o->act_range, ZSQ_RANGE_MSE, &sc.act_range)) {
     return zsq_fail(&m->err, ZSQ_ERR_INVALID_ARG,

@@ -23,6 +23,8 @@ static const char kHelp[] =
     "  --weight-range R     weight ranges: mse (default) or minmax\n"
     "  --quantize-all       first and last layer at the target bits too\n"
     "  --bias-correction    empirical bias correction on the calibration images\n"
+    "  --recon adaround     learned weight rounding per layer (AdaRound)\n"
+    "  --recon-iters N      Adam steps per layer for --recon (default 1000)\n"
     "  --eval               top-1 on the Fashion-MNIST test set, float and quantized\n"
     "  --limit N            evaluate the first N test images only\n"
     "  --report FILE        the per-layer report as JSON\n"
@@ -32,7 +34,7 @@ static const char kHelp[] =
 
 typedef struct q_opts {
   const char *model, *calib, *report, *out, *range, *wrange;
-  int64_t count, iters, sbatch, limit, seed, threads;
+  int64_t count, iters, sbatch, limit, seed, threads, recon_iters;
   int wbits, abits, all, eval, bias;
 } q_opts;
 
@@ -79,6 +81,15 @@ static int parse(int argc, char **argv, q_opts *o) {
       if (!zsq_cli_parse_int("--synth-iters", v, 1, 1000000, &o->iters)) return 0;
     } else if (zsq_cli_flag(argc, argv, &i, "--synth-batch", &v)) {
       if (!zsq_cli_parse_int("--synth-batch", v, 1, 65536, &o->sbatch)) return 0;
+    } else if (zsq_cli_flag(argc, argv, &i, "--recon", &v)) {
+      if (v == NULL || strcmp(v, "adaround") != 0) {
+        return zsq_cli_error(
+                   "--recon: only 'adaround' is implemented (not yet: brecq, qdrop, genie-m)"),
+               0;
+      }
+      if (o->recon_iters == 0) o->recon_iters = 1000;
+    } else if (zsq_cli_flag(argc, argv, &i, "--recon-iters", &v)) {
+      if (!zsq_cli_parse_int("--recon-iters", v, 1, 1000000, &o->recon_iters)) return 0;
     } else if (zsq_cli_flag(argc, argv, &i, "--limit", &v)) {
       if (!zsq_cli_parse_int("--limit", v, 1, INT64_MAX, &o->limit)) return 0;
     } else if (zsq_cli_flag(argc, argv, &i, "--seed", &v)) {
@@ -240,7 +251,8 @@ int zsq_cmd_quantize(int argc, char **argv) {
                           .act_range = o.range,
                           .weight_range = o.wrange,
                           .threads = (int)o.threads,
-                          .bias_correction = o.bias};
+                          .bias_correction = o.bias,
+                          .adaround_iters = (int)o.recon_iters};
   t0 = zsq_cli_now();
   st = zsq_quantize(m, &qo, c, q);
   if (st != ZSQ_OK) {

@@ -21,6 +21,7 @@ typedef struct zsq_qscheme {
   zsq_range_method act_range, weight_range;
   float percentile;    /* for ZSQ_RANGE_PERCENTILE, e.g. 99.99 */
   int bias_correction; /* empirical, on the calibration images */
+  int adaround_iters;  /* > 0: AdaRound each layer's weights with this many Adam steps */
 } zsq_qscheme;
 
 /* One quantized activation tensor (per-tensor affine, codes 0 .. 2^bits − 1). */

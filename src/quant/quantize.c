@@ -10,6 +10,7 @@
 #include "float/layout.h"
 #include "float/plan.h"
 #include "graph/passes.h"
+#include "quant/adaround.h"
 #include "quant/quant.h"
 #include "quant/ranges.h"
 
@@ -426,6 +427,9 @@ zsq_status zsq_quantize_graph(const zsq_graph *g, const zsq_qscheme *sc, const f
   if (st == ZSQ_OK) st = find_points(out, sc, err);
   if (st == ZSQ_OK) st = calibrate(out, sc, calib, count, tp, err);
   if (st == ZSQ_OK) st = build_sim(out, sc, NULL, &out->sim, err);
+  if (st == ZSQ_OK && sc->adaround_iters > 0) {
+    st = zsq_adaround(out, calib, count, sc->adaround_iters, tp, err);
+  }
   if (st == ZSQ_OK && sc->bias_correction) st = bias_correct(out, calib, count, tp, err);
   if (st == ZSQ_OK) st = measure(out, sc, calib, count, tp, err);
   if (st != ZSQ_OK) zsq_qresult_free(out);
