@@ -149,7 +149,7 @@ struct Quantized {
   zsq_model *m = nullptr, *q = nullptr;
   zsq_calib *c = nullptr;
   zsq_status st;
-  Quantized(int wbits, int abits, int bias_correction = 0) {
+  Quantized(int wbits, int abits, int bias_correction = 0, int adaround_iters = 0) {
     zsq_model_create(&m);
     zsq_model_create(&q);
     zsq_calib_create(&c);
@@ -165,6 +165,7 @@ struct Quantized {
     o.abits = abits;
     o.threads = 2;
     o.bias_correction = bias_correction;
+    o.adaround_iters = adaround_iters;
     st = zsq_quantize(m, &o, c, q);
   }
   ~Quantized() {
@@ -208,6 +209,17 @@ TEST(QuantPipeline, LowBitsCostAccuracyAndFirstLastStayAt8) {
   std::vector<int> lab;
   std::vector<float> x = fmnist_images(0, 500, &lab);
   EXPECT_LT(correct(r.q, x, lab), correct(r.m, x, lab));
+}
+
+// Learned rounding rescues 2-bit weights, where rounding to nearest collapses the model.
+TEST(QuantPipeline, AdaRoundRescuesTwoBitWeights) {
+  Quantized nearest(2, 4), learned(2, 4, 0, 80);
+  ASSERT_EQ(learned.st, ZSQ_OK) << zsq_model_last_error(learned.m);
+  std::vector<int> lab;
+  std::vector<float> x = fmnist_images(0, 500, &lab);
+  const int64_t a = correct(nearest.q, x, lab), b = correct(learned.q, x, lab);
+  EXPECT_GT(b, a + 150) << "nearest " << a << " vs AdaRound " << b << " of 500";
+  EXPECT_GT(b, 400);
 }
 
 // Empirical bias correction removes the mean output shift that 3-bit rounding leaves behind.

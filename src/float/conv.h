@@ -14,6 +14,7 @@ typedef struct conv_grad {
   float *col;           /* im2col rows for the weight gradient */
   int64_t col_rows;
   uint32_t adj_h, adj_w;
+  int with_dgrad; /* the input gradient is wanted (else no deconvolution is built) */
 } conv_grad;
 
 typedef struct conv_state {
@@ -22,7 +23,7 @@ typedef struct conv_state {
   conv_grad *grad; /* NULL until a gradient plan asks for it */
 } conv_state;
 
-zsq_status zsq_conv_prepare_backward(zsq_fnode *n, zsq_fplan *p, zsq_err *err);
+zsq_status zsq_conv_prepare_backward(zsq_fnode *n, zsq_fplan *p, int need_input_grad, zsq_err *err);
 void zsq_conv_backward(zsq_fnode *n, zsq_fplan *p, const float *gy, float *const *gx);
 void zsq_conv_grad_release(conv_state *s);
 /* Rebuilds the XNNPACK operators after the weight or bias values changed. */

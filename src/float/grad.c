@@ -14,6 +14,11 @@ struct zsq_fgrad {
 
 zsq_status zsq_fgrad_create(zsq_fplan *p, const int *wrt, size_t n_wrt, zsq_fgrad **out,
                             zsq_err *err) {
+  return zsq_fgrad_create_ex(p, wrt, n_wrt, 1, out, err);
+}
+
+zsq_status zsq_fgrad_create_ex(zsq_fplan *p, const int *wrt, size_t n_wrt, int with_input_grads,
+                               zsq_fgrad **out, zsq_err *err) {
   *out = NULL;
   const zsq_graph *gr = p->graph;
   zsq_fgrad *g = calloc(1, sizeof *g);
@@ -27,6 +32,7 @@ zsq_status zsq_fgrad_create(zsq_fplan *p, const int *wrt, size_t n_wrt, zsq_fgra
   for (size_t t = 0; t < gr->n_tensors; t++) {
     const zsq_value *v = &p->values[t];
     int want = !v->is_const && v->rank >= 0 && v->dtype == ZSQ_F32;
+    for (size_t i = 0; !with_input_grads && i < gr->n_inputs; i++) want &= gr->inputs[i] != (int)t;
     for (size_t i = 0; i < n_wrt; i++) want |= wrt[i] == (int)t;
     if (!want) continue;
     g->buf[t] = zsq_aligned_calloc(v->numel * sizeof(float) + 64);
@@ -42,7 +48,8 @@ zsq_status zsq_fgrad_create(zsq_fplan *p, const int *wrt, size_t n_wrt, zsq_fgra
       return zsq_fnode_fail(n, err, ZSQ_ERR_UNSUPPORTED, "no backward pass for this operator");
     }
     if (n->op->prepare_backward != NULL) {
-      zsq_status st = n->op->prepare_backward((zsq_fnode *)n, p, err);
+      zsq_status st =
+          n->op->prepare_backward((zsq_fnode *)n, p, g->buf[n->node->inputs[0]] != NULL, err);
       if (st != ZSQ_OK) {
         zsq_fgrad_destroy(g);
         return st;

@@ -15,6 +15,9 @@ typedef struct zsq_fgrad zsq_fgrad;
  * Fails with ZSQ_ERR_UNSUPPORTED naming the operator when one on the path has no backward. */
 zsq_status zsq_fgrad_create(zsq_fplan *p, const int *wrt, size_t n_wrt, zsq_fgrad **out,
                             zsq_err *err);
+/* The same; with_input_grads = 0 gives the graph inputs no gradient (training weights only). */
+zsq_status zsq_fgrad_create_ex(zsq_fplan *p, const int *wrt, size_t n_wrt, int with_input_grads,
+                               zsq_fgrad **out, zsq_err *err);
 void zsq_fgrad_destroy(zsq_fgrad *g);
 /* Gradient buffer of graph tensor t (same physical layout as its value), or NULL. */
 float *zsq_fgrad_of(zsq_fgrad *g, int t);

@@ -114,8 +114,9 @@ zsq_status zsq_conv_refresh(zsq_fnode *n, zsq_fplan *p, zsq_err *err) {
   ZSQ_TRY(create_op(n, err));
   ZSQ_TRY(conv_setup(n, p, err));
   if (s->grad == NULL) return ZSQ_OK;
+  const int with_dgrad = s->grad->with_dgrad;
   zsq_conv_grad_release(s);
-  return zsq_conv_prepare_backward(n, p, err);
+  return zsq_conv_prepare_backward(n, p, with_dgrad, err);
 }
 
 static void conv_release(zsq_fnode *n) {

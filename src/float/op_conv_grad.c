@@ -11,7 +11,8 @@
 
 #define COL_ROWS 512
 
-zsq_status zsq_conv_prepare_backward(zsq_fnode *n, zsq_fplan *p, zsq_err *err) {
+zsq_status zsq_conv_prepare_backward(zsq_fnode *n, zsq_fplan *p, int need_input_grad,
+                                     zsq_err *err) {
   conv_state *s = n->state;
   if (s->grad != NULL) return ZSQ_OK;
   const zsq_geom *g = &s->geom;
@@ -47,6 +48,8 @@ zsq_status zsq_conv_prepare_backward(zsq_fnode *n, zsq_fplan *p, zsq_err *err) {
       g->in_w + g->pad_left + g->pad_right - (g->dw * (g->kw - 1) + 1) - g->sw * (g->out_w - 1);
   cg->adj_h = (uint32_t)rem_h;
   cg->adj_w = (uint32_t)rem_w;
+  cg->with_dgrad = need_input_grad;
+  if (!need_input_grad) return ZSQ_OK;
   enum xnn_status xs = xnn_create_deconvolution2d_nhwc_f32(
       (uint32_t)g->pad_top, (uint32_t)g->pad_right, (uint32_t)g->pad_bottom, (uint32_t)g->pad_left,
       (uint32_t)g->kh, (uint32_t)g->kw, (uint32_t)g->sh, (uint32_t)g->sw, (uint32_t)g->dh,

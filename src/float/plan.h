@@ -41,8 +41,9 @@ typedef struct zsq_fop {
   void (*forward)(zsq_fnode *n, zsq_fplan *p);
   void (*release)(zsq_fnode *n);
   void (*backward)(zsq_fnode *n, zsq_fplan *p, const float *gy, float *const *gx);
-  /* Optional: builds what backward needs (called once by zsq_fgrad_create). */
-  zsq_status (*prepare_backward)(zsq_fnode *n, zsq_fplan *p, zsq_err *err);
+  /* Optional: builds what backward needs (called once by zsq_fgrad_create); need_input_grad
+   * says whether the first input will want a gradient. */
+  zsq_status (*prepare_backward)(zsq_fnode *n, zsq_fplan *p, int need_input_grad, zsq_err *err);
   /* Optional: rebuilds state derived from constant inputs after zsq_fplan_set_constant. */
   zsq_status (*refresh)(zsq_fnode *n, zsq_fplan *p, zsq_err *err);
   /* 1 when prepare caches values of constant inputs (then refresh is required to change them). */

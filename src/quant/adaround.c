@@ -132,7 +132,7 @@ static zsq_status learn_layer(zsq_graph *one, const layer_job *j, const float *x
                       ? ZSQ_OK
                       : zsq_fail(err, ZSQ_ERR_NOMEM, "out of memory");
   if (st == ZSQ_OK) st = zsq_fplan_create(one, mb, tp, &p, err);
-  if (st == ZSQ_OK) st = zsq_fgrad_create(p, &wt, 1, &gr, err);
+  if (st == ZSQ_OK) st = zsq_fgrad_create_ex(p, &wt, 1, 0, &gr, err);
   /* V so that h(V) equals the fractional part of W/s: rounding starts where the float weight is. */
   for (int64_t o = 0; st == ZSQ_OK && o < j->l->wrows; o++) {
     const int64_t len = j->numel / j->l->wrows;
