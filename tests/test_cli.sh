@@ -80,5 +80,18 @@ else
   fail=$((fail + 1))
 fi
 
+# synth and quantize: flags, unimplemented methods, and a tiny end-to-end run through a .zsq file
+expect 0 'usage: zsq synth' -- synth --help
+expect 2 '--method is required' -- synth "$model" --count 4 -o "$tmp/a.zsd"
+expect 3 'not yet' -- synth "$model" --method genie --count 4 -o "$tmp/a.zsd"
+expect 0 'BN-statistic distance' -- synth "$model" --method zeroq --count 4 --iters 2 -o "$tmp/a.zsd"
+expect 0 'usage: zsq quantize' -- quantize --help
+expect 2 '--bits expects wXaY' -- quantize "$model" --bits w5a4
+expect 2 "only 'adaround'" -- quantize "$model" --bits w4a4 --recon brecq
+expect 3 'cannot open' -- quantize "$model" --bits w4a4 --calib /nonexistent.zsd
+expect 0 'wrote .*m.zsq' -- quantize "$model" --bits w8a8 --calib "$tmp/a.zsd" -o "$tmp/m.zsq"
+expect 0 'float simulation' -- eval "$tmp/m.zsq" --data fmnist --limit 50
+expect 0 'BatchNorm layers \(0\)' -- inspect "$tmp/m.zsq"
+
 echo "$pass passed, $fail failed"
 [[ $fail -eq 0 ]]

@@ -26,6 +26,9 @@ int zsq_cli_parse_floats(const char *s, float *out, int max);
  * missing) and advances *i past a separate value. Returns 1 on a match. */
 int zsq_cli_flag(int argc, char **argv, int *i, const char *name, const char **val);
 
+/* Handles --help/-h (prints help) and --version; returns 1 when arg was one of them. */
+int zsq_cli_help_or_version(const char *arg, const char *help);
+
 /* Prints "zsq: error: ..." to stderr. */
 void zsq_cli_error(const char *fmt, ...) __attribute__((format(printf, 1, 2)));
 

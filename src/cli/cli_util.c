@@ -130,3 +130,15 @@ int zsq_cli_flag(int argc, char **argv, int *i, const char *name, const char **v
   *val = (*i + 1 < argc) ? argv[++*i] : NULL;
   return 1;
 }
+
+int zsq_cli_help_or_version(const char *arg, const char *help) {
+  if (strcmp(arg, "--version") == 0) {
+    printf("zsq %s\n", zsq_version());
+    return 1;
+  }
+  if (strcmp(arg, "--help") == 0 || strcmp(arg, "-h") == 0) {
+    fputs(help, stdout);
+    return 1;
+  }
+  return 0;
+}

@@ -87,11 +87,7 @@ int zsq_cmd_inspect(int argc, char **argv) {
   const char *path = NULL, *format = "text";
   for (int i = 1; i < argc; i++) {
     const char *v;
-    if (strcmp(argv[i], "--version") == 0) {
-      printf("zsq %s\n", zsq_version());
-      return ZSQ_EXIT_OK;
-    } else if (strcmp(argv[i], "--help") == 0 || strcmp(argv[i], "-h") == 0) {
-      fputs(kHelp, stdout);
+    if (zsq_cli_help_or_version(argv[i], kHelp)) {
       return ZSQ_EXIT_OK;
     } else if (strcmp(argv[i], "--isa") == 0) {
       printf("isa: %s\ncpu features: %s\n", zsq_cpu_isa(), zsq_cpu_features());

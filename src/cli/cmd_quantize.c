@@ -56,11 +56,7 @@ static int parse(int argc, char **argv, q_opts *o) {
   o->threads = 1;
   for (int i = 1; i < argc; i++) {
     const char *v;
-    if (strcmp(argv[i], "--version") == 0) {
-      printf("zsq %s\n", zsq_version());
-      return -1;
-    } else if (strcmp(argv[i], "--help") == 0 || strcmp(argv[i], "-h") == 0) {
-      fputs(kHelp, stdout);
+    if (zsq_cli_help_or_version(argv[i], kHelp)) {
       return -1;
     } else if (strcmp(argv[i], "--quantize-all") == 0) {
       o->all = 1;

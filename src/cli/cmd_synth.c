@@ -49,11 +49,7 @@ int zsq_cmd_synth(int argc, char **argv) {
   int64_t v64;
   for (int i = 1; i < argc; i++) {
     const char *v;
-    if (strcmp(argv[i], "--version") == 0) {
-      printf("zsq %s\n", zsq_version());
-      return ZSQ_EXIT_OK;
-    } else if (strcmp(argv[i], "--help") == 0 || strcmp(argv[i], "-h") == 0) {
-      fputs(kHelp, stdout);
+    if (zsq_cli_help_or_version(argv[i], kHelp)) {
       return ZSQ_EXIT_OK;
     } else if (zsq_cli_flag(argc, argv, &i, "--method", &v)) {
       if (v == NULL) return zsq_cli_error("--method needs a value"), ZSQ_EXIT_USAGE;
