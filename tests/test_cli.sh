@@ -89,6 +89,7 @@ expect 0 'usage: zsq quantize' -- quantize --help
 expect 2 '--bits expects wXaY' -- quantize "$model" --bits w5a4
 expect 2 "only 'adaround'" -- quantize "$model" --bits w4a4 --recon brecq
 expect 3 'cannot open' -- quantize "$model" --bits w4a4 --calib /nonexistent.zsd
+expect 2 'needs --recon adaround' -- quantize "$model" --bits w4a4 --recon-iters 5
 expect 0 'wrote .*m.zsq' -- quantize "$model" --bits w8a8 --calib "$tmp/a.zsd" -o "$tmp/m.zsq"
 expect 0 'float simulation' -- eval "$tmp/m.zsq" --data fmnist --limit 50
 expect 0 'BatchNorm layers \(0\)' -- inspect "$tmp/m.zsq"

@@ -35,7 +35,7 @@ static const char kHelp[] =
 typedef struct q_opts {
   const char *model, *calib, *report, *out, *range, *wrange;
   int64_t count, iters, sbatch, limit, seed, threads, recon_iters;
-  int wbits, abits, all, eval, bias;
+  int wbits, abits, all, eval, bias, recon;
 } q_opts;
 
 static int parse_bits(const char *s, int *w, int *a) {
@@ -83,6 +83,7 @@ static int parse(int argc, char **argv, q_opts *o) {
                    "--recon: only 'adaround' is implemented (not yet: brecq, qdrop, genie-m)"),
                0;
       }
+      o->recon = 1;
       if (o->recon_iters == 0) o->recon_iters = 1000;
     } else if (zsq_cli_flag(argc, argv, &i, "--recon-iters", &v)) {
       if (!zsq_cli_parse_int("--recon-iters", v, 1, 1000000, &o->recon_iters)) return 0;
@@ -113,6 +114,9 @@ static int parse(int argc, char **argv, q_opts *o) {
   if (o->model == NULL)
     return zsq_cli_error("quantize: no model given (see 'zsq quantize --help')"), 0;
   if (o->wbits == 0) return zsq_cli_error("quantize: --bits is required (e.g. --bits w4a4)"), 0;
+  if (o->recon_iters > 0 && !o->recon) {
+    return zsq_cli_error("quantize: --recon-iters needs --recon adaround"), 0;
+  }
   return 1;
 }
 
@@ -248,7 +252,7 @@ int zsq_cmd_quantize(int argc, char **argv) {
                           .weight_range = o.wrange,
                           .threads = (int)o.threads,
                           .bias_correction = o.bias,
-                          .adaround_iters = (int)o.recon_iters};
+                          .adaround_iters = o.recon ? (int)o.recon_iters : 0};
   t0 = zsq_cli_now();
   st = zsq_quantize(m, &qo, c, q);
   if (st != ZSQ_OK) {
