@@ -81,6 +81,9 @@ typedef struct zsq_session_options {
   void *threadpool;   /* a caller-owned pthreadpool_t, or NULL */
   int threads;        /* with threadpool NULL: > 1 makes the session own a pool of this size */
   int fold_batchnorm; /* 1: fold BN into conv and fuse activations (inference); 0: keep the graph */
+  /* Quantized models run on the integer runtime; simulate = 1 runs the float simulation instead. */
+  int simulate;
+  const char *isa; /* integer runtime: NULL for the best kernels of this CPU, or a tier name */
 } zsq_session_options;
 
 /* Create an inference session of the model for a fixed batch size. The model must outlive it. */
@@ -89,6 +92,8 @@ void zsq_session_destroy(zsq_session *s);
 const char *zsq_session_last_error(const zsq_session *s);
 /* input: batch images, NCHW float32 (already normalised); output: batch × output_size floats. */
 zsq_status zsq_session_run(zsq_session *s, const float *input, float *output);
+/* What runs the session: "float", "float simulation" or "integer runtime (KERNEL)". */
+const char *zsq_session_engine(const zsq_session *s);
 
 /* ---- Datasets ------------------------------------------------------------------------- */
 

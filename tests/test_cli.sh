@@ -29,7 +29,9 @@ expect 0 '^zsq [0-9]+\.[0-9]+\.[0-9]+' -- --version
 expect 0 'usage: zsq' -- --help
 expect 2 'usage: zsq' --
 expect 2 "unknown command 'frobnicate'" -- frobnicate
-expect 2 "'run' is not implemented" -- run
+expect 2 "'report' is not implemented" -- report
+expect 2 'run: no model given' -- run
+expect 0 'usage: zsq bench' -- bench --help
 expect 0 'usage: zsq inspect' -- inspect --help
 expect 0 '^zsq [0-9]' -- inspect --version
 expect 0 '^zsq [0-9]' -- eval --version
@@ -91,7 +93,20 @@ expect 2 "only 'adaround'" -- quantize "$model" --bits w4a4 --recon brecq
 expect 3 'cannot open' -- quantize "$model" --bits w4a4 --calib /nonexistent.zsd
 expect 2 'needs --recon adaround' -- quantize "$model" --bits w4a4 --recon-iters 5
 expect 0 'wrote .*m.zsq' -- quantize "$model" --bits w8a8 --calib "$tmp/a.zsd" -o "$tmp/m.zsq"
-expect 0 'float simulation' -- eval "$tmp/m.zsq" --data fmnist --limit 50
+expect 0 'integer runtime \(zsq_qu8_' -- eval "$tmp/m.zsq" --data fmnist --limit 50
+expect 0 'float simulation' -- eval "$tmp/m.zsq" --data fmnist --limit 50 --simulate
+expect 0 'integer runtime \(zsq_qu8_qc8w_gemm_requant_ukernel_1x1c1__scalar' -- eval "$tmp/m.zsq" --data fmnist --limit 20 --isa scalar
+expect 2 "unknown isa .sse9." -- eval "$tmp/m.zsq" --data fmnist --limit 20 --isa sse9
+expect 0 'images/s' -- bench "$tmp/m.zsq" --runs 3
+expect 0 '"engine": "integer runtime' -- bench "$tmp/m.zsq" --runs 3 --batch 4 --format json
+# run: raw float32 images in, top classes out; a file of the wrong size is refused.
+head -c $((784 * 4 * 3)) /dev/zero >"$tmp/x.f32"
+expect 0 'image 2: class [0-9]' -- run "$tmp/m.zsq" --input "$tmp/x.f32"
+expect 0 '"top1": \[[0-9], [0-9], [0-9]\]' -- run "$model" --input "$tmp/x.f32" --format json
+expect 0 'written to' -- run "$tmp/m.zsq" --input "$tmp/x.f32" -o "$tmp/y.f32"
+if [[ $(stat -c %s "$tmp/y.f32") -ne 120 ]]; then echo "FAIL: run -o wrote $(stat -c %s "$tmp/y.f32") bytes, want 120"; fail=$((fail + 1)); fi
+head -c 100 /dev/zero >"$tmp/bad.f32"
+expect 3 'not a whole number' -- run "$tmp/m.zsq" --input "$tmp/bad.f32"
 expect 0 'BatchNorm layers \(0\)' -- inspect "$tmp/m.zsq"
 
 echo "$pass passed, $fail failed"

@@ -68,11 +68,14 @@ typedef struct zsq_acc_opts {
   int64_t limit, batch;
   int threads, fold;
   const char *label; /* progress label */
+  int simulate;      /* quantized models: the float simulation instead of the integer runtime */
+  const char *isa;   /* integer runtime tier, NULL for the best */
 } zsq_acc_opts;
 
 typedef struct zsq_acc_result {
   int64_t correct, count;
   double seconds;
+  char engine[160]; /* what ran: zsq_session_engine() */
 } zsq_acc_result;
 
 /* Top-1 accuracy of m on d; returns an exit code. */
@@ -83,5 +86,7 @@ int zsq_cmd_inspect(int argc, char **argv);
 int zsq_cmd_eval(int argc, char **argv);
 int zsq_cmd_synth(int argc, char **argv);
 int zsq_cmd_quantize(int argc, char **argv);
+int zsq_cmd_run(int argc, char **argv);
+int zsq_cmd_bench(int argc, char **argv);
 
 #endif

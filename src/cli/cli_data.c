@@ -96,13 +96,18 @@ int zsq_cli_accuracy(zsq_model *m, const char *path, zsq_dataset *d, const zsq_n
   if (o->limit > 0 && o->limit < count) count = o->limit;
   int64_t batch = o->batch < count ? o->batch : count;
   if (in[0] > 0) batch = in[0]; /* a model with a fixed batch runs at that batch */
-  zsq_session_options so = {.batch = batch, .threads = o->threads, .fold_batchnorm = o->fold};
+  zsq_session_options so = {.batch = batch,
+                            .threads = o->threads,
+                            .fold_batchnorm = o->fold,
+                            .simulate = o->simulate,
+                            .isa = o->isa};
   zsq_session *s;
   zsq_status st = zsq_session_create(m, &so, &s);
   if (st != ZSQ_OK) {
     zsq_cli_error("%s: %s", path, zsq_model_last_error(m));
     return zsq_cli_exit_for(st);
   }
+  snprintf(r->engine, sizeof r->engine, "%s", zsq_session_engine(s));
   const int64_t classes = zsq_model_output_size(m);
   const size_t img = (size_t)c * h * w;
   float *x = calloc((size_t)batch * img, sizeof(float)),

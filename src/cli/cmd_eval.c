@@ -5,9 +5,10 @@
 #include "cli/cli.h"
 
 static const char kHelp[] =
-    "usage: zsq eval MODEL.onnx --data fmnist [options]\n"
+    "usage: zsq eval MODEL.onnx|MODEL.zsq --data fmnist [options]\n"
     "\n"
-    "Top-1 accuracy of the model on the Fashion-MNIST test set.\n"
+    "Top-1 accuracy of the model on the Fashion-MNIST test set. A quantized model (.zsq) runs\n"
+    "on the integer runtime.\n"
     "\n"
     "options:\n"
     "  --data fmnist          the dataset (only Fashion-MNIST for now)\n"
@@ -21,14 +22,17 @@ static const char kHelp[] =
     "  --batch N              images per run (default 100)\n"
     "  --threads N            threads (default 1)\n"
     "  --no-fold              keep BatchNorm as its own layer instead of folding it into conv\n"
+    "  --simulate             quantized model: run the float simulation, not the integer runtime\n"
+    "  --isa TIER             integer runtime kernels: scalar, avx2, avx512vnni, neon, neondot\n"
+    "                         (default: the best this CPU runs)\n"
     "  --format text|json     result format on stdout\n";
 
 typedef struct eval_opts {
   const char *model, *data, *dir, *format;
   zsq_split split;
   int64_t limit, batch, threads;
-  const char *mean_s, *std_s, *scale_s;
-  int fold;
+  const char *mean_s, *std_s, *scale_s, *isa;
+  int fold, simulate;
 } eval_opts;
 
 static int parse_args(int argc, char **argv, eval_opts *o) {
@@ -45,6 +49,11 @@ static int parse_args(int argc, char **argv, eval_opts *o) {
       return -1;
     } else if (strcmp(argv[i], "--no-fold") == 0) {
       o->fold = 0;
+    } else if (strcmp(argv[i], "--simulate") == 0) {
+      o->simulate = 1;
+    } else if (zsq_cli_flag(argc, argv, &i, "--isa", &v)) {
+      if (v == NULL) return zsq_cli_error("--isa needs a tier name"), 0;
+      o->isa = v;
     } else if (zsq_cli_flag(argc, argv, &i, "--data", &v)) {
       if (v == NULL || strcmp(v, "fmnist") != 0) {
         zsq_cli_error("--data: only 'fmnist' (Fashion-MNIST) is supported");
@@ -100,7 +109,7 @@ static int run_eval(const eval_opts *o, zsq_model *m, zsq_dataset *d) {
   zsq_norm nrm;
   if (rc == ZSQ_EXIT_OK) rc = zsq_cli_norm(m, o->model, o->mean_s, o->std_s, o->scale_s, c, &nrm);
   if (rc != ZSQ_EXIT_OK) return rc;
-  zsq_acc_opts ao = {o->limit, o->batch, (int)o->threads, o->fold, "eval"};
+  zsq_acc_opts ao = {o->limit, o->batch, (int)o->threads, o->fold, "eval", o->simulate, o->isa};
   zsq_acc_result r;
   rc = zsq_cli_accuracy(m, o->model, d, &nrm, &ao, &r);
   if (rc != ZSQ_EXIT_OK) return rc;
@@ -111,16 +120,15 @@ static int run_eval(const eval_opts *o, zsq_model *m, zsq_dataset *d) {
     zsq_json_string(stdout, o->model);
     printf(
         ", \"dataset\": \"fashion-mnist\", \"split\": \"%s\", \"images\": %lld, \"correct\": %lld, "
-        "\"accuracy\": %.2f, \"seconds\": %.3f, \"images_per_s\": %.1f}\n",
+        "\"accuracy\": %.2f, \"seconds\": %.3f, \"images_per_s\": %.1f, \"engine\": ",
         split, (long long)r.count, (long long)r.correct, acc, r.seconds,
         (double)r.count / r.seconds);
+    zsq_json_string(stdout, r.engine);
+    printf("}\n");
   } else {
-    printf("%s: top-1 %.2f %% (%lld/%lld) on fashion-mnist %s, %.2f s (%.0f images/s)%s\n",
+    printf("%s: top-1 %.2f %% (%lld/%lld) on fashion-mnist %s, %.2f s (%.0f images/s), %s\n",
            o->model, acc, (long long)r.correct, (long long)r.count, split, r.seconds,
-           (double)r.count / r.seconds,
-           zsq_model_is_quantized(m) ? " [quantized model run through the float simulation: the "
-                                       "integer runtime is not implemented yet]"
-                                     : "");
+           (double)r.count / r.seconds, r.engine);
   }
   return ZSQ_EXIT_OK;
 }

@@ -13,9 +13,11 @@ static const char kUsage[] =
     "  inspect MODEL     operators, shapes, parameters, MACs, BatchNorm layers, CPU ISA\n"
     "  eval MODEL        top-1 accuracy on a dataset (Fashion-MNIST)\n"
     "  synth MODEL       synthesise calibration images from the model alone\n"
-    "  quantize MODEL    post-training quantization (simulated) with a per-layer report\n"
+    "  quantize MODEL    post-training quantization with a per-layer report; writes MODEL.zsq\n"
+    "  run MODEL         outputs for raw float32 images (a .zsq runs on the integer runtime)\n"
+    "  bench MODEL       inference latency and throughput on this CPU\n"
     "\n"
-    "Not implemented yet: run, bench, report (the integer runtime and its .zsq file).\n"
+    "Not implemented yet: report (use 'zsq quantize --report').\n"
     "Run 'zsq <command> --help' for a command's options. Exit codes: 0 ok, 2 usage,\n"
     "3 bad or unsupported input, 4 internal error.\n";
 
@@ -37,7 +39,9 @@ int main(int argc, char **argv) {
   if (strcmp(cmd, "eval") == 0) return zsq_cmd_eval(argc - 1, argv + 1);
   if (strcmp(cmd, "synth") == 0) return zsq_cmd_synth(argc - 1, argv + 1);
   if (strcmp(cmd, "quantize") == 0) return zsq_cmd_quantize(argc - 1, argv + 1);
-  static const char *const planned[] = {"run", "bench", "report", NULL};
+  if (strcmp(cmd, "run") == 0) return zsq_cmd_run(argc - 1, argv + 1);
+  if (strcmp(cmd, "bench") == 0) return zsq_cmd_bench(argc - 1, argv + 1);
+  static const char *const planned[] = {"report", NULL};
   for (const char *const *p = planned; *p; p++) {
     if (strcmp(cmd, *p) == 0) {
       zsq_cli_error("'%s' is not implemented yet in this version of zsq", cmd);

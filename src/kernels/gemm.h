@@ -38,6 +38,13 @@ typedef void (*zsq_gemm_requant_ukernel_fn)(size_t mr, size_t nc, size_t kc, con
                                             size_t a_stride, const void *w, uint8_t *c,
                                             size_t c_stride, const zsq_gemm_requant_params *p);
 
+/* The gemm_acc family: C[mr][nc] = the raw int32 Σ_k A[m][k]·W[n][k] (no bias, no epilogue), for
+ * operators whose epilogue needs the exact accumulator (src/ops/qconv.c, two-stage). Same A, W
+ * and packing as the requant kernel of the same tile; c_stride is in bytes. */
+typedef void (*zsq_gemm_acc_ukernel_fn)(size_t mr, size_t nc, size_t kc, const uint8_t *a,
+                                        size_t a_stride, const void *w, int32_t *c,
+                                        size_t c_stride);
+
 /* Packed weights, one layout for every ISA, parametrised by the tile (nr, kr):
  * N is padded to a multiple of nr and K to a multiple of kr with zero codes, and blocks follow
  *   for nb in N/nr:  for kb in K/kr:  block[nr][kr]            (8-bit: one int8 per code)
@@ -85,9 +92,21 @@ void zsq_qu8_qc4w_gemm_requant_ukernel_1x2c1__scalar(size_t mr, size_t nc, size_
                                                      const uint8_t *a, size_t a_stride,
                                                      const void *w, uint8_t *c, size_t c_stride,
                                                      const zsq_gemm_requant_params *p);
+void zsq_qu8_qc8w_gemm_acc_ukernel_1x1c1__scalar(size_t mr, size_t nc, size_t kc, const uint8_t *a,
+                                                 size_t a_stride, const void *w, int32_t *c,
+                                                 size_t c_stride);
+void zsq_qu8_qc4w_gemm_acc_ukernel_1x2c1__scalar(size_t mr, size_t nc, size_t kc, const uint8_t *a,
+                                                 size_t a_stride, const void *w, int32_t *c,
+                                                 size_t c_stride);
 
 #if defined(__x86_64__) || defined(__i386__)
 /* Valid only where cpuinfo reports the ISA (see configs/gemm-config.h). */
+void zsq_qu8_qc8w_gemm_acc_ukernel_14x32c4__avx512vnni(size_t mr, size_t nc, size_t kc,
+                                                       const uint8_t *a, size_t a_stride,
+                                                       const void *w, int32_t *c, size_t c_stride);
+void zsq_qu8_qc4w_gemm_acc_ukernel_14x32c4__avx512vnni(size_t mr, size_t nc, size_t kc,
+                                                       const uint8_t *a, size_t a_stride,
+                                                       const void *w, int32_t *c, size_t c_stride);
 void zsq_qu8_qc8w_gemm_requant_ukernel_14x32c4__avx512vnni(size_t mr, size_t nc, size_t kc,
                                                            const uint8_t *a, size_t a_stride,
                                                            const void *w, uint8_t *c,
@@ -98,6 +117,12 @@ void zsq_qu8_qc4w_gemm_requant_ukernel_14x32c4__avx512vnni(size_t mr, size_t nc,
                                                            const void *w, uint8_t *c,
                                                            size_t c_stride,
                                                            const zsq_gemm_requant_params *p);
+void zsq_qu8_qc8w_gemm_acc_ukernel_6x16c2__avx2(size_t mr, size_t nc, size_t kc, const uint8_t *a,
+                                                size_t a_stride, const void *w, int32_t *c,
+                                                size_t c_stride);
+void zsq_qu8_qc4w_gemm_acc_ukernel_4x16c4__avx2(size_t mr, size_t nc, size_t kc, const uint8_t *a,
+                                                size_t a_stride, const void *w, int32_t *c,
+                                                size_t c_stride);
 void zsq_qu8_qc8w_gemm_requant_ukernel_6x16c2__avx2(size_t mr, size_t nc, size_t kc,
                                                     const uint8_t *a, size_t a_stride,
                                                     const void *w, uint8_t *c, size_t c_stride,

@@ -9,14 +9,23 @@
 
 #include "core/error.h"
 
-/* The arithmetic every path must reproduce (the reference semantics, qconv_ref below):
+#ifdef __cplusplus
+extern "C" {
+#endif
+
+/* The arithmetic every path must reproduce (the reference semantics, qconv_ref below), per
+ * output pixel m and channel n:
  *
- *   acc[m][n] = Σ_k (a[m][k] − za) · w[n][k]                          exact int32; padding reads za
- *   y         = fmaf((float) acc[m][n], mult[n], offset[n])            stage 1: the float conv
- * output y        += res_f32[m][n]                           or  res_scale · (float)(res_u8[m][n] −
- * res_zp) y         = min(max(y, act_min), act_max)                          fused ReLU / ReLU6
- * (±inf: none) out_f32   = y                                                      (ZSQ_QOUT_F32) v
- * = fmaf(y, qmult[n], qoffset[n]);  v = min(max(v, qmin), qmax);  code = floorf(v) (ZSQ_QOUT_CODES)
+ *   acc  = Σ_k (a[m][k] − za) · w[n][k]              exact int32; padding reads za
+ *   y    = fmaf((float) acc, mult[n], offset[n])      stage 1: the float conv output
+ *   y    = y + res_f32[m][n]                          (ZSQ_QRES_F32)
+ *   y    = fmaf(res_scale, (float)(res_u8[m][n] − res_zero_point), y)      (ZSQ_QRES_CODES)
+ *   y    = min(max(y, act_min), act_max)              fused ReLU / ReLU6 (±inf: none)
+ *   out  = y                                          (ZSQ_QOUT_F32)
+ *   v    = fmaf(y, qmult[n], qoffset[n]);  v = min(max(v, qmin), qmax);
+ *   code = (int32) floorf(v)                          (ZSQ_QOUT_CODES)
+ *
+ * max(y, lo) is y > lo ? y : lo (vmaxps order), min(y, hi) is y < hi ? y : hi.
  *
  * With x̂ = sa·(a − za) and Ŵ = sw[n]·w the float simulation computes y = Σ x̂·Ŵ + b, so the
  * caller passes mult[n] = sa·sw[n] and offset[n] = b[n]. For the next layer's grid (s', z') with
@@ -66,8 +75,10 @@ void zsq_qconv_destroy(zsq_qconv *op);
 /* Output spatial size for an input of h × w (0 when the window does not fit). */
 void zsq_qconv_output_size(const zsq_qconv *op, int64_t h, int64_t w, int64_t *oh, int64_t *ow);
 
-/* Scratch bytes run() needs for n images of h × w (im2col rows, int32/f32 tiles per thread).
- * The caller owns the scratch; run() does not allocate. */
+/* Scratch bytes run() needs for n images of h × w with up to `threads` threads in the pool
+ * (dense: at most 32 panels of im2col rows whatever the thread count, 0 for a 1×1 stride-1
+ * unpadded conv; its int32 tiles live on each task's stack). The caller owns the scratch; run()
+ * does not allocate. */
 size_t zsq_qconv_scratch_size(const zsq_qconv *op, int64_t n, int64_t h, int64_t w, size_t threads);
 
 /* in: n × h × w × cin codes (NHWC, channel contiguous); out: n × oh × ow × cout codes (u8) or
@@ -86,4 +97,7 @@ const char *zsq_qconv_kernel_name(const zsq_qconv *op);
 zsq_status zsq_qconv_ref(const zsq_qconv_desc *d, int64_t n, int64_t h, int64_t w,
                          const uint8_t *in, const void *residual, void *out, zsq_err *err);
 
+#ifdef __cplusplus
+}
+#endif
 #endif

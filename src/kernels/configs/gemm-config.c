@@ -22,18 +22,32 @@
 enum { TIER_SCALAR, TIER_AVX2, TIER_AVX512VNNI, TIER_NEON, TIER_NEONDOT, TIER_COUNT };
 
 #define CONFIG(fn, isa, mr, nr, kr, wbits) \
-  { fn, #fn, isa, mr, nr, kr, wbits }
+  { fn, #fn, isa, mr, nr, kr, wbits, NULL, NULL, NULL, NULL }
+#define CONFIG_ACC(fn, isa, mr, nr, kr, wbits, acc, requant2) \
+  { fn, #fn, isa, mr, nr, kr, wbits, acc, #acc, requant2, #requant2 }
 
 static const zsq_gemm_config tables[TIER_COUNT][ZSQ_GEMM_WT_COUNT] = {
-    [TIER_SCALAR] = {CONFIG(zsq_qu8_qc8w_gemm_requant_ukernel_1x1c1__scalar, "scalar", 1, 1, 1, 8),
-                     CONFIG(zsq_qu8_qc4w_gemm_requant_ukernel_1x2c1__scalar, "scalar", 1, 2, 1, 4)},
+    [TIER_SCALAR] = {CONFIG_ACC(zsq_qu8_qc8w_gemm_requant_ukernel_1x1c1__scalar, "scalar", 1, 1, 1,
+                                8, zsq_qu8_qc8w_gemm_acc_ukernel_1x1c1__scalar,
+                                zsq_qs32_requant2_ukernel_x1__scalar),
+                     CONFIG_ACC(zsq_qu8_qc4w_gemm_requant_ukernel_1x2c1__scalar, "scalar", 1, 2, 1,
+                                4, zsq_qu8_qc4w_gemm_acc_ukernel_1x2c1__scalar,
+                                zsq_qs32_requant2_ukernel_x1__scalar)},
 #if defined(__x86_64__) || defined(__i386__)
-    [TIER_AVX2] = {CONFIG(zsq_qu8_qc8w_gemm_requant_ukernel_6x16c2__avx2, "avx2", 6, 16, 2, 8),
-                   CONFIG(zsq_qu8_qc4w_gemm_requant_ukernel_4x16c4__avx2, "avx2", 4, 16, 4, 4)},
-    [TIER_AVX512VNNI] = {CONFIG(zsq_qu8_qc8w_gemm_requant_ukernel_14x32c4__avx512vnni, "avx512vnni",
-                                14, 32, 4, 8),
-                         CONFIG(zsq_qu8_qc4w_gemm_requant_ukernel_14x32c4__avx512vnni, "avx512vnni",
-                                14, 32, 4, 4)},
+    [TIER_AVX2] = {CONFIG_ACC(zsq_qu8_qc8w_gemm_requant_ukernel_6x16c2__avx2, "avx2", 6, 16, 2, 8,
+                              zsq_qu8_qc8w_gemm_acc_ukernel_6x16c2__avx2,
+                              zsq_qs32_requant2_ukernel_x8__avx2),
+                   CONFIG_ACC(zsq_qu8_qc4w_gemm_requant_ukernel_4x16c4__avx2, "avx2", 4, 16, 4, 4,
+                              zsq_qu8_qc4w_gemm_acc_ukernel_4x16c4__avx2,
+                              zsq_qs32_requant2_ukernel_x8__avx2)},
+    [TIER_AVX512VNNI] = {CONFIG_ACC(zsq_qu8_qc8w_gemm_requant_ukernel_14x32c4__avx512vnni,
+                                    "avx512vnni", 14, 32, 4, 8,
+                                    zsq_qu8_qc8w_gemm_acc_ukernel_14x32c4__avx512vnni,
+                                    zsq_qs32_requant2_ukernel_x16__avx512vnni),
+                         CONFIG_ACC(zsq_qu8_qc4w_gemm_requant_ukernel_14x32c4__avx512vnni,
+                                    "avx512vnni", 14, 32, 4, 4,
+                                    zsq_qu8_qc4w_gemm_acc_ukernel_14x32c4__avx512vnni,
+                                    zsq_qs32_requant2_ukernel_x16__avx512vnni)},
 #endif
 #if defined(__aarch64__)
     [TIER_NEON] = {CONFIG(zsq_qu8_qc8w_gemm_requant_ukernel_4x16c1__neon, "neon", 4, 16, 1, 8),

@@ -3,6 +3,7 @@
 #define ZSQ_KERNELS_CONFIGS_GEMM_CONFIG_H
 
 #include "kernels/gemm.h"
+#include "kernels/requant2.h"
 #include "zsq.h"
 
 #ifdef __cplusplus
@@ -11,12 +12,18 @@ extern "C" {
 
 typedef enum zsq_gemm_wt { ZSQ_GEMM_QC8W = 0, ZSQ_GEMM_QC4W = 1, ZSQ_GEMM_WT_COUNT } zsq_gemm_wt;
 
-/* A ukernel and the packing it reads: pack with zsq_gemm_pack_qc{8,4}w(n, k, nr, kr, ...). */
+/* A ukernel and the packing it reads: pack with zsq_gemm_pack_qc{8,4}w(n, k, nr, kr, ...).
+ * Tiers with a two-stage path also give the gemm_acc kernel on the same packing and the int32
+ * epilogue (requant2.h) that follows it; both NULL where the tier has none yet. */
 typedef struct zsq_gemm_config {
   zsq_gemm_requant_ukernel_fn ukernel;
   const char *name; /* the ukernel's function name */
   const char *isa;  /* "scalar", "avx2", "avx512vnni", "neon" or "neondot" */
   int mr, nr, kr, wbits;
+  zsq_gemm_acc_ukernel_fn acc;
+  const char *acc_name;
+  zsq_requant2_ukernel_fn requant2;
+  const char *requant2_name;
 } zsq_gemm_config;
 
 /* The best kernel the host runs for weight width wt. Never NULL (the scalar tier runs anywhere). */

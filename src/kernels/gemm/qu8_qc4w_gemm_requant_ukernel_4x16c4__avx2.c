@@ -1,54 +1,9 @@
 /* qu8_qc4w_gemm_requant_ukernel_4x16c4__avx2.c — W4 x u8 GEMM, 4x16 tile, no VNNI. */
-/* Nibbles widen to int8 through a vpshufb table; vpmaddubsw cannot saturate (2·255·8 < 32767);
- * vpmaddwd by ones sums the pairs. */
-#include "kernels/gemm/requant-avx2.h"
-#include "kernels/unroll.h"
-
-#define MR 4
-
-/* One k-step of 4 codes; n < 4 only at the end of a row (bytes past it read as zero). */
-static inline __attribute__((always_inline)) void step(__m256i acc[MR][2],
-                                                       const uint8_t *const ar[MR], size_t k,
-                                                       size_t n, const uint8_t *wp) {
-  const __m256i lut = _mm256_setr_epi8(0, 1, 2, 3, 4, 5, 6, 7, -8, -7, -6, -5, -4, -3, -2, -1, 0, 1,
-                                       2, 3, 4, 5, 6, 7, -8, -7, -6, -5, -4, -3, -2, -1);
-  const __m256i low4 = _mm256_set1_epi8(0x0F);
-  const __m256i ones = _mm256_set1_epi16(1);
-  const __m256i v = _mm256_loadu_si256((const __m256i *)wp);
-  const __m256i w0 = _mm256_shuffle_epi8(lut, _mm256_and_si256(v, low4));
-  const __m256i w1 = _mm256_shuffle_epi8(lut, _mm256_and_si256(_mm256_srli_epi16(v, 4), low4));
-  ZSQ_UNROLL for (size_t i = 0; i < MR; i++) {
-    int32_t x = 0;
-    memcpy(&x, ar[i] + k, n);
-    const __m256i va = _mm256_set1_epi32(x);
-    acc[i][0] = _mm256_add_epi32(acc[i][0], _mm256_madd_epi16(_mm256_maddubs_epi16(va, w0), ones));
-    acc[i][1] = _mm256_add_epi32(acc[i][1], _mm256_madd_epi16(_mm256_maddubs_epi16(va, w1), ones));
-  }
-}
+#include "kernels/gemm/avx2-4x16c4.h"
 
 void zsq_qu8_qc4w_gemm_requant_ukernel_4x16c4__avx2(size_t mr, size_t nc, size_t kc,
                                                     const uint8_t *a, size_t a_stride,
                                                     const void *w, uint8_t *c, size_t c_stride,
                                                     const zsq_gemm_requant_params *p) {
-  const uint8_t *ar[MR];
-  for (size_t i = 0; i < MR; i++) ar[i] = a + (i < mr ? i : mr - 1) * a_stride;
-  const uint8_t *wp = w;
-  for (size_t n0 = 0; n0 < nc; n0 += 16) {
-    __m256i acc[MR][2];
-    ZSQ_UNROLL for (size_t i = 0; i < MR; i++) acc[i][0] = acc[i][1] = _mm256_setzero_si256();
-    size_t k = 0;
-    for (; k + 4 <= kc; k += 4, wp += sizeof(zsq_qc4w_block_16x4)) step(acc, ar, k, 4, wp);
-    if (k < kc) {
-      step(acc, ar, k, kc - k, wp);
-      wp += sizeof(zsq_qc4w_block_16x4);
-    }
-    const zsq_requant_cols_avx2 c0 = zsq_requant_cols_avx2_load(p, n0, nc);
-    const zsq_requant_cols_avx2 c1 = zsq_requant_cols_avx2_load(p, n0 + 8, nc);
-    ZSQ_UNROLL for (size_t i = 0; i < MR; i++) {
-      if (i < mr) {
-        zsq_store16_avx2(zsq_requant_avx2(acc[i][0], &c0, p, i),
-                         zsq_requant_avx2(acc[i][1], &c1, p, i), nc - n0, c + i * c_stride + n0);
-      }
-    }
-  }
+  zsq_avx2_4x16c4_tile(mr, nc, kc, a, a_stride, w, c, c_stride, p);
 }

@@ -6,6 +6,7 @@
 #include <string.h>
 
 #include "kernels/gemm.h"
+#include "kernels/unroll.h"
 
 /* Per-column operands of 8 output columns (and the clamp bounds), loaded once per NR block. */
 typedef struct zsq_requant_cols_avx2 {
@@ -51,6 +52,31 @@ static inline void zsq_store16_avx2(__m256i q0, __m256i q1, size_t n, uint8_t *c
     uint8_t tmp[16];
     _mm_storeu_si128((__m128i *)tmp, b);
     memcpy(c, tmp, n);
+  }
+}
+
+/* Stores rows < mr of an MR x 16 accumulator tile for columns n0.. (nc in all): requantized
+ * codes (p != NULL) or the raw int32 sums (p == NULL, the gemm_acc family). */
+static inline __attribute__((always_inline)) void zsq_store_tile_avx2(
+    const size_t MR, __m256i acc[][2], size_t mr, size_t n0, size_t nc, uint8_t *c, size_t c_stride,
+    const zsq_gemm_requant_params *p) {
+  if (p == NULL) {
+    ZSQ_UNROLL for (size_t i = 0; i < MR; i++) {
+      if (i >= mr) continue;
+      int32_t tmp[16];
+      _mm256_storeu_si256((__m256i *)tmp, acc[i][0]);
+      _mm256_storeu_si256((__m256i *)(tmp + 8), acc[i][1]);
+      memcpy((int32_t *)(c + i * c_stride) + n0, tmp, (nc - n0 < 16 ? nc - n0 : 16) * 4);
+    }
+    return;
+  }
+  const zsq_requant_cols_avx2 c0 = zsq_requant_cols_avx2_load(p, n0, nc);
+  const zsq_requant_cols_avx2 c1 = zsq_requant_cols_avx2_load(p, n0 + 8, nc);
+  ZSQ_UNROLL for (size_t i = 0; i < MR; i++) {
+    if (i < mr) {
+      zsq_store16_avx2(zsq_requant_avx2(acc[i][0], &c0, p, i),
+                       zsq_requant_avx2(acc[i][1], &c1, p, i), nc - n0, c + i * c_stride + n0);
+    }
   }
 }
 

@@ -29,11 +29,33 @@ static inline void zsq_vnni_load_w(int wbits, const uint8_t *w, __m512i *w0, __m
   }
 }
 
+/* Stores rows < mr of the raw int32 accumulators (the gemm_acc family) for columns n0.. of c. */
+static inline __attribute__((always_inline)) void zsq_vnni_store_acc(const size_t MR,
+                                                                     __m512i acc[][2], size_t mr,
+                                                                     size_t n0, size_t nc,
+                                                                     uint8_t *c, size_t c_stride) {
+  const size_t left = nc - n0;
+  const __mmask16 m0 = left >= 16 ? (__mmask16)0xFFFF : (__mmask16)((1u << left) - 1);
+  const __mmask16 m1 = left >= 32  ? (__mmask16)0xFFFF
+                       : left > 16 ? (__mmask16)((1u << (left - 16)) - 1)
+                                   : (__mmask16)0;
+  ZSQ_UNROLL for (size_t i = 0; i < MR; i++) {
+    if (i < mr) {
+      int32_t *ci = (int32_t *)(c + i * c_stride) + n0;
+      _mm512_mask_storeu_epi32(ci, m0, acc[i][0]);
+      _mm512_mask_storeu_epi32(ci + 16, m1, acc[i][1]);
+    }
+  }
+}
+
 /* C[mr][nc] for MR rows (mr <= MR; rows >= mr alias row mr-1 and are not stored). MR is a
- * compile-time constant after inlining, so acc[][] lives in zmm registers. */
+ * compile-time constant after inlining, so acc[][] lives in zmm registers. With p != NULL the
+ * tile is requantized to u8 codes; with p == NULL (a literal: the gemm_acc family) c holds int32
+ * rows of the raw Σ a·w. c_stride is in bytes either way. */
 static inline __attribute__((always_inline)) void zsq_vnni_gemm_tile(
     const size_t MR, int wbits, size_t mr, size_t nc, size_t kc, const uint8_t *a, size_t a_stride,
-    const uint8_t *w, uint8_t *c, size_t c_stride, const zsq_gemm_requant_params *p) {
+    const uint8_t *w, void *cv, size_t c_stride, const zsq_gemm_requant_params *p) {
+  uint8_t *c = cv;
   const uint8_t *ar[ZSQ_VNNI_MAX_MR];
   for (size_t i = 0; i < MR; i++) ar[i] = a + (i < mr ? i : mr - 1) * a_stride;
   const size_t kmain = kc & ~(size_t)3;
@@ -65,13 +87,19 @@ static inline __attribute__((always_inline)) void zsq_vnni_gemm_tile(
         acc[i][1] = _mm512_dpbusd_epi32(acc[i][1], va, w1);
       }
     }
-    const zsq_requant_cols_avx512 c0 = zsq_requant_cols_avx512_load(p, n0, nc);
-    const zsq_requant_cols_avx512 c1 = zsq_requant_cols_avx512_load(p, n0 + 16, nc);
     ZSQ_UNROLL for (size_t i = 0; i < MR; i++) {
       if (wbits == 4) {
         acc[i][0] = _mm512_srai_epi32(acc[i][0], 4);
         acc[i][1] = _mm512_srai_epi32(acc[i][1], 4);
       }
+    }
+    if (p == NULL) {
+      zsq_vnni_store_acc(MR, acc, mr, n0, nc, c, c_stride);
+      continue;
+    }
+    const zsq_requant_cols_avx512 c0 = zsq_requant_cols_avx512_load(p, n0, nc);
+    const zsq_requant_cols_avx512 c1 = zsq_requant_cols_avx512_load(p, n0 + 16, nc);
+    ZSQ_UNROLL for (size_t i = 0; i < MR; i++) {
       if (i < mr) {
         zsq_requant_store_avx512(acc[i][0], &c0, p, i, c + i * c_stride + n0);
         zsq_requant_store_avx512(acc[i][1], &c1, p, i, c + i * c_stride + n0 + 16);

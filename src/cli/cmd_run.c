@@ -1,0 +1,167 @@
+/* cmd_run.c — `zsq run MODEL --input X.f32`: runs a model on raw float32 images. */
+#include <stdlib.h>
+#include <string.h>
+
+#include "cli/cli.h"
+
+static const char kHelp[] =
+    "usage: zsq run MODEL.onnx|MODEL.zsq --input IMAGES.f32 [options]\n"
+    "\n"
+    "Runs the model on raw little-endian float32 images (NCHW, already normalised, one after\n"
+    "another) and prints each image's top class, or writes every output with -o. A quantized\n"
+    "model (.zsq) runs on the integer runtime.\n"
+    "\n"
+    "options:\n"
+    "  --input FILE           the images (a multiple of C·H·W floats)\n"
+    "  -o, --output FILE      write the outputs as raw float32 (images × features)\n"
+    "  --batch N              images per run (default 16)\n"
+    "  --threads N            threads (default 1)\n"
+    "  --simulate             quantized model: run the float simulation instead\n"
+    "  --isa TIER             integer runtime kernels: scalar, avx2, avx512vnni, neon, neondot\n"
+    "  --format text|json     result format on stdout\n";
+
+typedef struct run_opts {
+  const char *model, *input, *output, *format, *isa;
+  int64_t batch, threads;
+  int simulate;
+} run_opts;
+
+static int parse_args(int argc, char **argv, run_opts *o) {
+  *o = (run_opts){.format = "text", .batch = 16, .threads = 1};
+  for (int i = 1; i < argc; i++) {
+    const char *v;
+    if (zsq_cli_help_or_version(argv[i], kHelp)) {
+      return -1;
+    } else if (strcmp(argv[i], "--simulate") == 0) {
+      o->simulate = 1;
+    } else if (zsq_cli_flag(argc, argv, &i, "--isa", &v)) {
+      if (v == NULL) return zsq_cli_error("--isa needs a tier name"), 0;
+      o->isa = v;
+    } else if (zsq_cli_flag(argc, argv, &i, "--input", &v)) {
+      if (v == NULL) return zsq_cli_error("--input needs a file"), 0;
+      o->input = v;
+    } else if (zsq_cli_flag(argc, argv, &i, "--output", &v) ||
+               zsq_cli_flag(argc, argv, &i, "-o", &v)) {
+      if (v == NULL) return zsq_cli_error("--output needs a file"), 0;
+      o->output = v;
+    } else if (zsq_cli_flag(argc, argv, &i, "--batch", &v)) {
+      if (!zsq_cli_parse_int("--batch", v, 1, 4096, &o->batch)) return 0;
+    } else if (zsq_cli_flag(argc, argv, &i, "--threads", &v)) {
+      if (!zsq_cli_parse_int("--threads", v, 1, 256, &o->threads)) return 0;
+    } else if (zsq_cli_flag(argc, argv, &i, "--format", &v)) {
+      if (v == NULL || (strcmp(v, "text") != 0 && strcmp(v, "json") != 0))
+        return zsq_cli_error("--format must be text or json"), 0;
+      o->format = v;
+    } else if (argv[i][0] == '-') {
+      return zsq_cli_error("run: unknown option '%s'", argv[i]), 0;
+    } else if (o->model == NULL) {
+      o->model = argv[i];
+    } else {
+      return zsq_cli_error("run takes one model"), 0;
+    }
+  }
+  if (o->model == NULL) return zsq_cli_error("run: no model given (see 'zsq run --help')"), 0;
+  if (o->input == NULL) return zsq_cli_error("run: --input FILE is required"), 0;
+  return 1;
+}
+
+/* Reads the whole file; *n gets its size in bytes. NULL (message printed) on failure. */
+static float *read_images(const char *path, size_t img, size_t *count) {
+  FILE *f = fopen(path, "rb");
+  if (f == NULL) return zsq_cli_error("%s: cannot open", path), NULL;
+  float *x = NULL;
+  long size = -1;
+  if (fseek(f, 0, SEEK_END) == 0) size = ftell(f);
+  if (size <= 0 || (size_t)size % (img * sizeof(float)) != 0) {
+    zsq_cli_error("%s: %ld bytes is not a whole number of %zu-float images", path, size, img);
+  } else if ((x = malloc((size_t)size)) == NULL) {
+    zsq_cli_error("out of memory");
+  } else if (fseek(f, 0, SEEK_SET) != 0 || fread(x, 1, (size_t)size, f) != (size_t)size) {
+    zsq_cli_error("%s: read failed", path);
+    free(x);
+    x = NULL;
+  }
+  fclose(f);
+  *count = x ? (size_t)size / (img * sizeof(float)) : 0;
+  return x;
+}
+
+static int run_model(const run_opts *o, zsq_model *m) {
+  int64_t in[4];
+  zsq_status st = zsq_model_input_shape(m, in);
+  if (st != ZSQ_OK)
+    return zsq_cli_error("%s: %s", o->model, zsq_model_last_error(m)), zsq_cli_exit_for(st);
+  const size_t img = (size_t)(in[1] * in[2] * in[3]), feat = (size_t)zsq_model_output_size(m);
+  size_t count;
+  float *x = read_images(o->input, img, &count);
+  if (x == NULL) return ZSQ_EXIT_INPUT;
+  const int64_t batch = in[0] > 0 ? in[0] : ((int64_t)count < o->batch ? (int64_t)count : o->batch);
+  zsq_session_options so = {.batch = batch,
+                            .threads = (int)o->threads,
+                            .fold_batchnorm = 1,
+                            .simulate = o->simulate,
+                            .isa = o->isa};
+  zsq_session *s = NULL;
+  float *xb = calloc((size_t)batch * img, sizeof(float));
+  float *y = calloc(count * feat + (size_t)batch * feat, sizeof(float));
+  int rc = ZSQ_EXIT_OK;
+  if (xb == NULL || y == NULL) {
+    rc = (zsq_cli_error("out of memory"), ZSQ_EXIT_INTERNAL);
+  } else if ((st = zsq_session_create(m, &so, &s)) != ZSQ_OK) {
+    zsq_cli_error("%s: %s", o->model, zsq_model_last_error(m));
+    rc = zsq_cli_exit_for(st);
+  }
+  for (size_t first = 0; rc == ZSQ_EXIT_OK && first < count; first += (size_t)batch) {
+    const size_t nb = count - first < (size_t)batch ? count - first : (size_t)batch;
+    memcpy(xb, x + first * img, nb * img * sizeof(float)); /* a short last batch: stale tail */
+    zsq_session_run(s, xb, y + first * feat);
+  }
+  if (rc == ZSQ_EXIT_OK && o->output) {
+    FILE *f = fopen(o->output, "wb");
+    if (f == NULL || fwrite(y, sizeof(float), count * feat, f) != count * feat)
+      rc = (zsq_cli_error("%s: cannot write", o->output), ZSQ_EXIT_INPUT);
+    if (f) fclose(f);
+  }
+  const int json = strcmp(o->format, "json") == 0;
+  if (rc == ZSQ_EXIT_OK && json) {
+    printf("{\"model\": ");
+    zsq_json_string(stdout, o->model);
+    printf(", \"engine\": ");
+    zsq_json_string(stdout, zsq_session_engine(s));
+    printf(", \"top1\": [");
+  }
+  for (size_t i = 0; rc == ZSQ_EXIT_OK && i < count; i++) {
+    size_t best = 0;
+    for (size_t k = 1; k < feat; k++) best = y[i * feat + k] > y[i * feat + best] ? k : best;
+    if (json)
+      printf("%s%zu", i ? ", " : "", best);
+    else if (o->output == NULL)
+      printf("image %zu: class %zu (%.4f)\n", i, best, (double)y[i * feat + best]);
+  }
+  if (rc == ZSQ_EXIT_OK && json) printf("]}\n");
+  if (rc == ZSQ_EXIT_OK && !json && o->output)
+    printf("%s: %zu images, %zu outputs each, written to %s (%s)\n", o->model, count, feat,
+           o->output, zsq_session_engine(s));
+  zsq_session_destroy(s);
+  free(x), free(xb), free(y);
+  return rc;
+}
+
+int zsq_cmd_run(int argc, char **argv) {
+  run_opts o;
+  const int ok = parse_args(argc, argv, &o);
+  if (ok < 0) return ZSQ_EXIT_OK;
+  if (!ok) return ZSQ_EXIT_USAGE;
+  zsq_model *m;
+  if (zsq_model_create(&m) != ZSQ_OK) return ZSQ_EXIT_INTERNAL;
+  int rc;
+  const zsq_status st = zsq_model_load(m, o.model);
+  if (st != ZSQ_OK) {
+    zsq_cli_error("%s: %s", o.model, zsq_model_last_error(m));
+    rc = zsq_cli_exit_for(st);
+  } else {
+    rc = run_model(&o, m);
+  }
+  zsq_model_destroy(m);
+  return rc;
+}

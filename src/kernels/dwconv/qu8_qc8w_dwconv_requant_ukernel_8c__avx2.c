@@ -1,0 +1,9 @@
+/* qu8_qc8w_dwconv_requant_ukernel_8c__avx2.c — any-window depthwise row, code output. */
+#include "kernels/dwconv/dwconv-avx2.h"
+
+void zsq_qu8_qc8w_dwconv_requant_ukernel_8c__avx2(size_t channels, size_t width, size_t ks,
+                                                  const uint8_t *const *input,
+                                                  const int8_t *weights, void *output,
+                                                  const zsq_dwconv_params *p) {
+  zsq_dwconv_avx2(channels, width, ks, input, weights, output, p, false);
+}

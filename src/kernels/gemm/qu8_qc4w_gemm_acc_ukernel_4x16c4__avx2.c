@@ -1,0 +1,8 @@
+/* qu8_qc4w_gemm_acc_ukernel_4x16c4__avx2.c — W4 x u8 GEMM to int32 Σ a·w, 4x16 tile. */
+#include "kernels/gemm/avx2-4x16c4.h"
+
+void zsq_qu8_qc4w_gemm_acc_ukernel_4x16c4__avx2(size_t mr, size_t nc, size_t kc, const uint8_t *a,
+                                                size_t a_stride, const void *w, int32_t *c,
+                                                size_t c_stride) {
+  zsq_avx2_4x16c4_tile(mr, nc, kc, a, a_stride, w, c, c_stride, NULL);
+}

@@ -1,0 +1,8 @@
+/* qu8_qc8w_gemm_acc_ukernel_6x16c2__avx2.c — W8 x u8 GEMM to int32 Σ a·w, 6x16 tile. */
+#include "kernels/gemm/avx2-6x16c2.h"
+
+void zsq_qu8_qc8w_gemm_acc_ukernel_6x16c2__avx2(size_t mr, size_t nc, size_t kc, const uint8_t *a,
+                                                size_t a_stride, const void *w, int32_t *c,
+                                                size_t c_stride) {
+  zsq_avx2_6x16c2_tile(mr, nc, kc, a, a_stride, w, c, c_stride, NULL);
+}

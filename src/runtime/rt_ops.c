@@ -1,0 +1,83 @@
+/* rt_ops.c — the runtime's non-convolution steps (quantize, add, clamp, pools, layout, softmax). */
+#include "runtime/rt_ops.h"
+
+#include <math.h>
+
+void rt_quantize(const rt_val *x, rt_val *y, const rt_grid *q) {
+  uint8_t *out = y->data;
+  const int64_t n = rt_numel(x), c = x->c;
+  for (int64_t i = 0; i < n; i++) {
+    const float v0 = rt_get(x, i);
+    /* The simulation's arithmetic (src/float/op_fakequant.c), to the bit. */
+    float v = q->qmult ? fmaf(v0, q->qmult[i % c], q->qoffset[i % c])
+                       : v0 * q->inv_scale + q->zero_point + 0.5f;
+    v = v < q->qmin ? q->qmin : v;
+    v = v > q->qmax ? q->qmax : v;
+    out[i] = (uint8_t)(int32_t)floorf(v);
+  }
+}
+
+void rt_add(const rt_val *a, const rt_val *b, rt_val *y, float lo, float hi) {
+  float *out = y->data;
+  const int64_t n = rt_numel(y);
+  for (int64_t i = 0; i < n; i++) out[i] = fminf(fmaxf(rt_get(a, i) + rt_get(b, i), lo), hi);
+}
+
+void rt_clamp(const rt_val *x, rt_val *y, float lo, float hi) {
+  float *out = y->data;
+  const int64_t n = rt_numel(y);
+  for (int64_t i = 0; i < n; i++) out[i] = fminf(fmaxf(rt_get(x, i), lo), hi);
+}
+
+void rt_global_avgpool(const rt_val *x, rt_val *y) {
+  float *out = y->data;
+  const int64_t hw = x->h * x->w, c = x->c;
+  const float inv = 1.0f / (float)hw;
+  for (int64_t b = 0; b < x->n; b++) {
+    for (int64_t ch = 0; ch < c; ch++) {
+      float sum = 0.0f;
+      for (int64_t p = 0; p < hw; p++) sum += rt_get(x, (b * hw + p) * c + ch);
+      out[b * c + ch] = sum * inv;
+    }
+  }
+}
+
+void rt_to_nchw(const rt_val *x, rt_val *y) {
+  const int64_t hw = x->h * x->w, c = x->c;
+  const size_t esize = x->kind == RT_CODES ? 1 : sizeof(float);
+  for (int64_t b = 0; b < x->n; b++) {
+    for (int64_t p = 0; p < hw; p++) {
+      for (int64_t ch = 0; ch < c; ch++) {
+        const int64_t src = (b * hw + p) * c + ch, dst = (b * c + ch) * hw + p;
+        if (esize == 1)
+          ((uint8_t *)y->data)[dst] = ((const uint8_t *)x->data)[src];
+        else
+          ((float *)y->data)[dst] = ((const float *)x->data)[src];
+      }
+    }
+  }
+}
+
+void rt_softmax(const rt_val *x, rt_val *y) {
+  float *out = y->data;
+  const int64_t rows = x->n * x->h * x->w, c = x->c;
+  for (int64_t r = 0; r < rows; r++) {
+    float mx = -INFINITY, sum = 0.0f;
+    for (int64_t ch = 0; ch < c; ch++) mx = fmaxf(mx, rt_get(x, r * c + ch));
+    for (int64_t ch = 0; ch < c; ch++) {
+      out[r * c + ch] = expf(rt_get(x, r * c + ch) - mx);
+      sum += out[r * c + ch];
+    }
+    for (int64_t ch = 0; ch < c; ch++) out[r * c + ch] /= sum;
+  }
+}
+
+void rt_write_output(const rt_val *x, float *out) {
+  const int64_t hw = x->h * x->w, c = x->c;
+  for (int64_t b = 0; b < x->n; b++) {
+    for (int64_t p = 0; p < hw; p++) {
+      for (int64_t ch = 0; ch < c; ch++)
+        out[(b * c + ch) * hw + p] = rt_get(x, (b * hw + p) * c + ch);
+    }
+  }
+}
