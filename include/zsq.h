@@ -139,7 +139,7 @@ typedef void (*zsq_synth_progress_fn)(void *ctx, int64_t batch, int64_t batches,
                                       int64_t iters, double loss);
 
 typedef struct zsq_synth_options {
-  const char *method; /* noise, zeroq, dsg, intraq, hast */
+  const char *method; /* noise, zeroq, dsg, intraq, hast, centres, gzsq, genie */
   int64_t count;      /* images to make */
   int64_t batch;      /* images optimised together (0: the method's default) */
   int64_t iters;      /* optimisation steps per batch (0: the method's default) */
@@ -148,6 +148,12 @@ typedef struct zsq_synth_options {
   int threads;
   zsq_synth_progress_fn progress; /* may be NULL */
   void *progress_ctx;
+  /* Method-specific knobs: 0 keeps the method's default; a negative value turns the term off. */
+  float target_lo; /* intraq: half the images get a soft target U(target_lo, 1); 1: all hard */
+  float mdc_lower, mdc_upper;      /* intraq: marginal distance constraint margins on 1 − cos */
+  float centre_weight, centre_sep; /* centres: weights of the centring and separation terms */
+  int fold_batchnorm; /* 1: fold BatchNorm into the convs first (synthesise as for a BN-free
+                         model) */
 } zsq_synth_options;
 
 typedef struct zsq_synth_report {
@@ -156,6 +162,7 @@ typedef struct zsq_synth_report {
   double label_agreement; /* fraction whose teacher argmax equals the target label */
   double class_entropy; /* entropy of the teacher's argmax histogram / log(classes), 1 = balanced */
   int64_t min_class, max_class; /* smallest and largest argmax class count */
+  int bn_layers;                /* BN layers bn_distance averages over (0: not defined) */
   double seconds;
 } zsq_synth_report;
 

@@ -85,7 +85,10 @@ fi
 # synth and quantize: flags, unimplemented methods, and a tiny end-to-end run through a .zsq file
 expect 0 'usage: zsq synth' -- synth --help
 expect 2 '--method is required' -- synth "$model" --count 4 -o "$tmp/a.zsd"
-expect 3 'not yet' -- synth "$model" --method genie --count 4 -o "$tmp/a.zsd"
+expect 3 'unknown synthesis method' -- synth "$model" --method deepinversion --count 4 -o "$tmp/a.zsd"
+expect 3 'use --method gzsq' -- synth "$model" --method intraq --fold-bn --count 4 -o "$tmp/a.zsd"
+expect 2 '--mdc expects' -- synth "$model" --method intraq --mdc 0.8,0.1 --count 4 -o "$tmp/a.zsd"
+expect 0 'distance n/a' -- synth "$model" --method gzsq --fold-bn --count 4 --iters 2 -o "$tmp/a.zsd"
 expect 0 'BN-statistic distance' -- synth "$model" --method zeroq --count 4 --iters 2 -o "$tmp/a.zsd"
 expect 0 'usage: zsq quantize' -- quantize --help
 expect 2 '--bits expects wXaY' -- quantize "$model" --bits w5a4

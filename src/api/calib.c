@@ -4,6 +4,7 @@
 
 #include "api/internal.h"
 #include "io/calib_file.h"
+#include "graph/passes.h"
 #include "synth/synth.h"
 
 struct zsq_calib {
@@ -93,6 +94,11 @@ uint64_t zsq_calib_seed(const zsq_calib *c) {
   return c ? c->d.seed : 0;
 }
 
+/* An option of zsq_synth_options: 0 keeps the default, negative sets `off`. */
+static void override(float *field, float option, float off) {
+  if (option != 0) *field = option < 0 ? off : option;
+}
+
 zsq_status zsq_synthesize(zsq_model *m, const zsq_synth_options *opt, zsq_calib *out,
                           zsq_synth_report *report) {
   if (m == NULL || opt == NULL || out == NULL || opt->method == NULL) return ZSQ_ERR_INVALID_ARG;
@@ -111,6 +117,11 @@ zsq_status zsq_synthesize(zsq_model *m, const zsq_synth_options *opt, zsq_calib 
   if (opt->batch > 0) cfg.batch = opt->batch;
   if (opt->iters > 0) cfg.iters = opt->iters;
   if (opt->lr > 0) cfg.lr = opt->lr;
+  override(&cfg.target_lo, opt->target_lo, 1.0f);
+  override(&cfg.mdc_lower, opt->mdc_lower, 0.0f);
+  override(&cfg.mdc_upper, opt->mdc_upper, 2.0f);
+  override(&cfg.centre_weight, opt->centre_weight, 0.0f);
+  override(&cfg.centre_sep, opt->centre_sep, 0.0f);
   cfg.progress = opt->progress;
   cfg.progress_ctx = opt->progress_ctx;
   pthreadpool_t pool = opt->threads > 1 ? pthreadpool_create((size_t)opt->threads) : NULL;
@@ -124,10 +135,16 @@ zsq_status zsq_synthesize(zsq_model *m, const zsq_synth_options *opt, zsq_calib 
   d.labels = malloc((size_t)opt->count * sizeof(int));
   d.images = malloc((size_t)opt->count * (size_t)(d.c * d.h * d.w) * sizeof(float));
   zsq_synth_report rep;
-  zsq_status st = (d.labels && d.images)
-                      ? zsq_synth_run(m->graph, &cfg, d.images, d.labels, &rep, &m->err)
+  zsq_graph *folded = opt->fold_batchnorm ? zsq_graph_clone(m->graph) : NULL;
+  zsq_status st = (d.labels && d.images && (folded || !opt->fold_batchnorm))
+                      ? ZSQ_OK
                       : zsq_fail(&m->err, ZSQ_ERR_NOMEM, "out of memory for %lld images",
                                  (long long)opt->count);
+  if (st == ZSQ_OK && folded) st = zsq_graph_fold_batchnorm(folded, &m->err);
+  if (st == ZSQ_OK) {
+    st = zsq_synth_run(folded ? folded : m->graph, &cfg, d.images, d.labels, &rep, &m->err);
+  }
+  zsq_graph_free(folded);
   if (pool) pthreadpool_destroy(pool);
   if (st != ZSQ_OK) {
     zsq_calib_data_free(&d);

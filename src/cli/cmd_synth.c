@@ -1,4 +1,5 @@
 /* cmd_synth.c — `zsq synth MODEL --method M --count N -o FILE`: zero-shot calibration images. */
+#include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
 
@@ -14,7 +15,10 @@ static const char kHelp[] =
     "         dsg     ZeroQ with DSG's slack margins and layer-wise sample enhancement\n"
     "         intraq  batch BN statistics + target-label loss + random-resized crop (IntraQ)\n"
     "         hast    intraq with HAST's hard-sample focal cross-entropy\n"
-    "         (not implemented yet: centres, genie, gzsq)\n"
+    "         centres intraq (hard targets, no MDC) pulling each image's deep BN statistics\n"
+    "                 toward EMA centres of its class, apart from the other classes\n"
+    "         gzsq    for BN-free models: conv-output statistics predicted from the weights + CE\n"
+    "         genie   a small generator + per-image latents optimised on batch BN statistics\n"
     "\n"
     "options:\n"
     "  --count N          images to make (required)\n"
@@ -24,7 +28,13 @@ static const char kHelp[] =
     "  --lr X             Adam learning rate (default: the method's)\n"
     "  --seed S           random seed (default 0); same seed and threads -> same file\n"
     "  --threads N        threads (default 1)\n"
-    "  --format text|json quality figures on stdout\n";
+    "  --format text|json quality figures on stdout\n"
+    "  --soft-target X    intraq: half the images aim at p_y ~ U(X, 1) (default 0.95; 1: hard)\n"
+    "  --mdc LO,HI|off    intraq: margins on 1 - cos(feature, class centroid) (default 0.05,0.8)\n"
+    "  --centre-weight X  centres: weight of the centring term (default 0.2; 0: off)\n"
+    "  --centre-sep X     centres: weight of the separation hinge (default 0.2; 0: off)\n"
+    "  --fold-bn          fold BatchNorm into the convs first (synthesise as for a BN-free "
+    "model)\n";
 
 typedef struct progress_state {
   zsq_progress bar;
@@ -41,6 +51,41 @@ static void on_progress(void *ctx, int64_t batch, int64_t batches, int64_t iter,
   p->loss = loss;
   zsq_progress_update(&p->bar, batch * iters + iter);
   if (p->bar.tty) fprintf(stderr, " loss %.4g", loss);
+}
+
+/* A number in (lo, 1] (lo excluded). */
+static int parse_fraction(const char *flag, const char *v, float lo, float *out) {
+  if (v == NULL || zsq_cli_parse_floats(v, out, 1) != 1 || !(*out > lo && *out <= 1)) {
+    zsq_cli_error("%s expects a number in (%g, 1]", flag, lo);
+    return 0;
+  }
+  return 1;
+}
+
+/* A weight >= 0; 0 turns the term off (the option's negative value). */
+static int parse_weight(const char *flag, const char *v, float *out) {
+  if (v == NULL || zsq_cli_parse_floats(v, out, 1) != 1 || !(*out >= 0)) {
+    zsq_cli_error("%s expects a number >= 0", flag);
+    return 0;
+  }
+  if (*out == 0) *out = -1.0f;
+  return 1;
+}
+
+/* --mdc LO,HI (0 <= LO < HI; LO 0 or HI >= 2 disables that side) or --mdc off. */
+static int parse_mdc(const char *v, zsq_synth_options *o) {
+  float m[2];
+  if (v != NULL && strcmp(v, "off") == 0) {
+    o->mdc_lower = o->mdc_upper = -1.0f;
+    return 1;
+  }
+  if (v == NULL || zsq_cli_parse_floats(v, m, 2) != 2 || !(m[0] >= 0 && m[1] > m[0])) {
+    zsq_cli_error("--mdc expects LO,HI with 0 <= LO < HI, or off");
+    return 0;
+  }
+  o->mdc_lower = m[0] == 0 ? -1.0f : m[0];
+  o->mdc_upper = m[1];
+  return 1;
 }
 
 int zsq_cmd_synth(int argc, char **argv) {
@@ -76,6 +121,16 @@ int zsq_cmd_synth(int argc, char **argv) {
     } else if (zsq_cli_flag(argc, argv, &i, "--threads", &v)) {
       if (!zsq_cli_parse_int("--threads", v, 1, 256, &v64)) return ZSQ_EXIT_USAGE;
       o.threads = (int)v64;
+    } else if (zsq_cli_flag(argc, argv, &i, "--soft-target", &v)) {
+      if (!parse_fraction("--soft-target", v, 0, &o.target_lo)) return ZSQ_EXIT_USAGE;
+    } else if (zsq_cli_flag(argc, argv, &i, "--mdc", &v)) {
+      if (!parse_mdc(v, &o)) return ZSQ_EXIT_USAGE;
+    } else if (zsq_cli_flag(argc, argv, &i, "--centre-weight", &v)) {
+      if (!parse_weight("--centre-weight", v, &o.centre_weight)) return ZSQ_EXIT_USAGE;
+    } else if (zsq_cli_flag(argc, argv, &i, "--centre-sep", &v)) {
+      if (!parse_weight("--centre-sep", v, &o.centre_sep)) return ZSQ_EXIT_USAGE;
+    } else if (strcmp(argv[i], "--fold-bn") == 0) {
+      o.fold_batchnorm = 1;
     } else if (zsq_cli_flag(argc, argv, &i, "--format", &v)) {
       if (v == NULL || (strcmp(v, "text") != 0 && strcmp(v, "json") != 0)) {
         return zsq_cli_error("--format must be text or json"), ZSQ_EXIT_USAGE;
@@ -121,21 +176,28 @@ int zsq_cmd_synth(int argc, char **argv) {
     printf(", \"count\": %lld, \"seed\": %llu, \"output\": ", (long long)o.count,
            (unsigned long long)o.seed);
     zsq_json_string(stdout, out);
+    if (r.bn_layers > 0) {
+      printf(", \"bn_distance\": %.6g", r.bn_distance);
+    } else {
+      printf(", \"bn_distance\": null");
+    }
     printf(
-        ", \"bn_distance\": %.6g, \"mean_confidence\": %.4f, \"label_agreement\": %.4f, "
+        ", \"mean_confidence\": %.4f, \"label_agreement\": %.4f, "
         "\"class_entropy\": %.4f, "
         "\"min_class\": %lld, \"max_class\": %lld, \"final_loss\": %.6g, \"seconds\": %.2f}\n",
-        r.bn_distance, r.mean_confidence, r.label_agreement, r.class_entropy,
-        (long long)r.min_class, (long long)r.max_class, ps.loss, r.seconds);
+        r.mean_confidence, r.label_agreement, r.class_entropy, (long long)r.min_class,
+        (long long)r.max_class, ps.loss, r.seconds);
   } else {
     printf("%s: %lld images by %s (seed %llu) -> %s in %.1f s\n", model, (long long)o.count,
            o.method, (unsigned long long)o.seed, out, r.seconds);
+    char bn[32] = "n/a (no BN layers)";
+    if (r.bn_layers > 0) snprintf(bn, sizeof bn, "%.4g", r.bn_distance);
     printf(
-        "  BN-statistic distance %.4g, teacher confidence %.3f, label agreement %.3f, class "
+        "  BN-statistic distance %s, teacher confidence %.3f, label agreement %.3f, class "
         "balance %.3f "
         "(argmax counts %lld..%lld)\n",
-        r.bn_distance, r.mean_confidence, r.label_agreement, r.class_entropy,
-        (long long)r.min_class, (long long)r.max_class);
+        bn, r.mean_confidence, r.label_agreement, r.class_entropy, (long long)r.min_class,
+        (long long)r.max_class);
   }
   zsq_calib_destroy(c);
   zsq_model_destroy(m);

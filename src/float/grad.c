@@ -29,18 +29,35 @@ zsq_status zsq_fgrad_create_ex(zsq_fplan *p, const int *wrt, size_t n_wrt, int w
     free(g);
     return zsq_fail(err, ZSQ_ERR_NOMEM, "out of memory");
   }
+  /* a value wants a gradient when it depends on something trained (a graph input with input
+   * gradients, a wrt constant) or is a graph output (where the caller writes dLoss/dOutput) */
+  char *want = calloc(gr->n_tensors + 1, 1);
+  if (want == NULL) {
+    zsq_fgrad_destroy(g);
+    return zsq_fail(err, ZSQ_ERR_NOMEM, "out of memory");
+  }
+  for (size_t i = 0; with_input_grads && i < gr->n_inputs; i++) want[gr->inputs[i]] = 1;
+  for (size_t i = 0; i < n_wrt; i++) want[wrt[i]] = 1;
+  for (size_t i = 0; i < p->n_nodes; i++) {
+    const zsq_node *n = p->nodes[i].node;
+    int any = 0;
+    for (int k = 0; k < n->n_inputs; k++) any |= n->inputs[k] >= 0 && want[n->inputs[k]];
+    for (int k = 0; any && k < n->n_outputs; k++) want[n->outputs[k]] = 1;
+  }
+  for (size_t i = 0; i < gr->n_outputs; i++) want[gr->outputs[i]] = 1;
   for (size_t t = 0; t < gr->n_tensors; t++) {
     const zsq_value *v = &p->values[t];
-    int want = !v->is_const && v->rank >= 0 && v->dtype == ZSQ_F32;
-    for (size_t i = 0; !with_input_grads && i < gr->n_inputs; i++) want &= gr->inputs[i] != (int)t;
-    for (size_t i = 0; i < n_wrt; i++) want |= wrt[i] == (int)t;
-    if (!want) continue;
+    int is_wrt = 0;
+    for (size_t i = 0; i < n_wrt; i++) is_wrt |= wrt[i] == (int)t;
+    if (!want[t] || v->rank < 0 || v->dtype != ZSQ_F32 || (v->is_const && !is_wrt)) continue;
     g->buf[t] = zsq_aligned_calloc(v->numel * sizeof(float) + 64);
     if (g->buf[t] == NULL) {
+      free(want);
       zsq_fgrad_destroy(g);
       return zsq_fail(err, ZSQ_ERR_NOMEM, "out of memory for gradients");
     }
   }
+  free(want);
   for (size_t i = 0; i < p->n_nodes; i++) {
     const zsq_fnode *n = &p->nodes[i];
     if (n->op->backward == NULL && g->buf[n->node->outputs[0]] != NULL) {

@@ -11,7 +11,9 @@
 
 typedef struct zsq_fgrad zsq_fgrad;
 
-/* Gradients flow to every non-constant value and to the constants listed in wrt (e.g. weights).
+/* Gradients flow to the constants listed in wrt (e.g. weights), to the graph outputs, and to every
+ * value that depends on a wrt constant or (with input gradients) on a graph input; a value that
+ * depends on neither gets no buffer (zsq_fgrad_of gives NULL) and its producer no input gradient.
  * Fails with ZSQ_ERR_UNSUPPORTED naming the operator when one on the path has no backward. */
 zsq_status zsq_fgrad_create(zsq_fplan *p, const int *wrt, size_t n_wrt, zsq_fgrad **out,
                             zsq_err *err);

@@ -7,7 +7,7 @@
 
 #define STD_EPS 1e-6f
 
-static int add_hook(zsq_bn_hook *h, int tensor, int64_t c, const float *mean, const float *var,
+int zsq_bn_hook_set(zsq_bn_hook *h, int tensor, int64_t c, const float *mean, const float *var,
                     const char *name) {
   h->tensor = tensor;
   h->channels = c;
@@ -30,7 +30,8 @@ int zsq_bn_hooks_find(const zsq_graph *g, int with_input, zsq_bn_hook **out) {
   int n = 0;
   if (with_input && g->n_inputs > 0) {
     const zsq_tensor *t = &g->tensors[g->inputs[0]];
-    if (t->rank == 4 && !add_hook(&(*out)[n++], g->inputs[0], t->dims[1], NULL, NULL, "input"))
+    if (t->rank == 4 &&
+        !zsq_bn_hook_set(&(*out)[n++], g->inputs[0], t->dims[1], NULL, NULL, "input"))
       goto fail;
   }
   for (size_t i = 0; i < g->n_nodes; i++) {
@@ -38,8 +39,8 @@ int zsq_bn_hooks_find(const zsq_graph *g, int with_input, zsq_bn_hook **out) {
     if (nd->op != ZSQ_OP_BATCHNORM) continue;
     const zsq_tensor *mean = &g->tensors[nd->inputs[3]], *var = &g->tensors[nd->inputs[4]];
     if (!mean->is_const || !var->is_const) continue;
-    if (!add_hook(&(*out)[n++], nd->inputs[0], zsq_tensor_numel(mean), mean->data, var->data,
-                  nd->name))
+    if (!zsq_bn_hook_set(&(*out)[n++], nd->inputs[0], zsq_tensor_numel(mean), mean->data, var->data,
+                         nd->name))
       goto fail;
   }
   return n;
@@ -159,20 +160,29 @@ void zsq_channel_stats(const float *x, int64_t rows, int64_t c, double *mean, do
   free(mu);
 }
 
-double zsq_bn_loss_batch(const zsq_bn_hook *h, const float *x, int64_t n, int64_t pixels,
-                         float scale, float *gx) {
+/* Batch losses on (mean, variance) — L-MSE — or (mean, unbiased std) — L-GEN; the gradient is
+ * a + b (x − μ) per channel either way. */
+static double batch_loss(const zsq_bn_hook *h, const float *x, int64_t n, int64_t pixels,
+                         int on_std, float scale, float *gx) {
   const int64_t C = h->channels, rows = n * pixels;
   double *mu = malloc((size_t)C * sizeof(double)), *sd = malloc((size_t)C * sizeof(double));
   float *a = malloc((size_t)C * sizeof(float)), *b = malloc((size_t)C * sizeof(float));
   double loss = 0.0;
   if (!mu || !sd || !a || !b) goto done;
   zsq_channel_stats(x, rows, C, mu, sd);
+  const double m1 = rows > 1 ? (double)(rows - 1) : 1.0;
   for (int64_t c = 0; c < C; c++) {
-    const double dm = mu[c] - h->mean[c], dv = sd[c] * sd[c] - h->var[c];
-    loss += (dm * dm + dv * dv) / (double)C;
-    /* dL/dx = 2/(C M) [ (μ − μ̂) + 2 (v − v̂)(x − μ) ] */
+    const double dm = mu[c] - h->mean[c];
     a[c] = (float)(scale * 2.0 * dm / ((double)C * (double)rows));
-    b[c] = (float)(scale * 4.0 * dv / ((double)C * (double)rows));
+    if (on_std) { /* dL/dx = 2/C [ (μ − μ̂)/M + (s − σ̂)(x − μ)/((M − 1) s) ] */
+      const double s = sd[c] * sqrt((double)rows / m1), ds = s - h->std[c];
+      loss += (dm * dm + ds * ds) / (double)C;
+      b[c] = s > 0 ? (float)(scale * 2.0 * ds / ((double)C * m1 * s)) : 0.0f;
+    } else { /* dL/dx = 2/(C M) [ (μ − μ̂) + 2 (v − v̂)(x − μ) ] */
+      const double dv = sd[c] * sd[c] - h->var[c];
+      loss += (dm * dm + dv * dv) / (double)C;
+      b[c] = (float)(scale * 4.0 * dv / ((double)C * (double)rows));
+    }
   }
   if (gx != NULL) {
     /* a + b (x − μ) = (a − b μ) + b x */
@@ -187,4 +197,14 @@ done:
   free(a);
   free(b);
   return loss;
+}
+
+double zsq_bn_loss_batch(const zsq_bn_hook *h, const float *x, int64_t n, int64_t pixels,
+                         float scale, float *gx) {
+  return batch_loss(h, x, n, pixels, 0, scale, gx);
+}
+
+double zsq_bn_loss_batch_std(const zsq_bn_hook *h, const float *x, int64_t n, int64_t pixels,
+                             float scale, float *gx) {
+  return batch_loss(h, x, n, pixels, 1, scale, gx);
 }

@@ -19,6 +19,10 @@ typedef struct zsq_bn_hook {
   const char *name; /* the BN node, or "input" */
 } zsq_bn_hook;
 
+/* Fills h with copies of the targets (NULL mean: 0, NULL var: 1); returns 0 on allocation
+ * failure (free with zsq_bn_hooks_free either way). */
+int zsq_bn_hook_set(zsq_bn_hook *h, int tensor, int64_t c, const float *mean, const float *var,
+                    const char *name);
 /* Hooks for every BatchNormalization of g (in topological order) plus, first, the graph input
  * when with_input. Returns the count or -1 on allocation failure; *out is malloc'd. */
 int zsq_bn_hooks_find(const zsq_graph *g, int with_input, zsq_bn_hook **out);
@@ -40,6 +44,10 @@ double zsq_bn_loss_per_sample_range(const zsq_bn_hook *h, const float *x, int64_
 /* Batch L-MSE: (1/C) Σ_c (μ_c − μ̂_c)² + (v_c − v̂_c)², biased variance over all N·pixels. */
 double zsq_bn_loss_batch(const zsq_bn_hook *h, const float *x, int64_t n, int64_t pixels,
                          float scale, float *gx);
+
+/* GENIE's L-GEN term: (1/C) Σ_c (μ_c − μ̂_c)² + (s_c − σ̂_c)², s the unbiased std over N·pixels. */
+double zsq_bn_loss_batch_std(const zsq_bn_hook *h, const float *x, int64_t n, int64_t pixels,
+                             float scale, float *gx);
 
 /* Per-channel batch mean and std (biased) of x: for the quality report and DSG's margins. */
 void zsq_channel_stats(const float *x, int64_t rows, int64_t c, double *mean, double *std);

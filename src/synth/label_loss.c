@@ -13,8 +13,8 @@ void zsq_softmax_row(const float *z, int64_t k, double *p) {
 }
 
 double zsq_label_loss_apply(zsq_label_loss kind, const float *logits, int64_t n, int64_t k,
-                            const int *labels, float hast_beta, float hast_gamma, float scale,
-                            float *g) {
+                            const int *labels, const float *target, float hast_beta,
+                            float hast_gamma, float scale, float *g) {
   if (kind == ZSQ_LABEL_NONE) return 0.0;
   double *p = malloc((size_t)k * sizeof(double));
   if (p == NULL) return NAN;
@@ -33,8 +33,9 @@ double zsq_label_loss_apply(zsq_label_loss kind, const float *logits, int64_t n,
       continue;
     }
     if (kind == ZSQ_LABEL_TARGET) {
-      loss += (py - 1.0) * (py - 1.0) / (double)n;
-      dl_dpy = 2.0 * (py - 1.0) / (double)n;
+      const double t = target ? target[s] : 1.0;
+      loss += (py - t) * (py - t) / (double)n;
+      dl_dpy = 2.0 * (py - t) / (double)n;
     } else { /* HAST, with p_y clamped below 1 because (1 − p)^(γ−1) is singular there */
       if (py > 1.0 - 1e-7) py = 1.0 - 1e-7;
       const double q = 1.0 - py;

@@ -17,6 +17,10 @@
 #include "graph/passes.h"
 #include "synth/augment.h"
 #include "synth/bn_loss.h"
+#include "synth/centres.h"
+#include "synth/feature_loss.h"
+#include "synth/generator.h"
+#include "synth/weight_stats.h"
 
 zsq_status zsq_synth_cfg_for(const char *method, zsq_synth_cfg *c, zsq_err *err) {
   const int64_t count = c->count;
@@ -27,6 +31,8 @@ zsq_status zsq_synth_cfg_for(const char *method, zsq_synth_cfg *c, zsq_err *err)
   c->optimise = 1;
   c->hast_beta = 0.1f;
   c->hast_gamma = 0.5f;
+  c->target_lo = 1.0f;
+  c->mdc_upper = 2.0f;
   if (strcmp(method, "noise") == 0) {
     c->optimise = 0;
     c->batch = 256;
@@ -48,23 +54,49 @@ zsq_status zsq_synth_cfg_for(const char *method, zsq_synth_cfg *c, zsq_err *err)
     c->patience = 260;
     c->dsg_eps = 0.9f;
     c->dsg_lse = 1;
-  } else if (strcmp(method, "intraq") == 0 || strcmp(method, "hast") == 0) {
-    /* IntraQ (ImageNet recipe): batch L-MSE + target loss + LOR (RRC 0.5–1, p 0.5), Adam 0.5,
-     * patience 50, 1000 steps, batch 256. HAST: focal CE instead, RRC 0.4–1. */
+  } else if (strcmp(method, "intraq") == 0 || strcmp(method, "hast") == 0 ||
+             strcmp(method, "centres") == 0 || strcmp(method, "gzsq") == 0) {
+    /* IntraQ: batch L-MSE + target loss + LOR (RRC 0.5–1, p 0.5), Adam 0.5, patience 50, 1000
+     * steps, batch 256, and its CIFAR-10 script's soft targets U(0.95, 1) and MDC margins
+     * 0.05 / 0.8. HAST: focal CE instead, RRC 0.4–1, no MDC, hard targets. centres: IntraQ's
+     * pipeline (hard targets, no MDC) + class centres. gzsq: CE, targets from the weights. */
     const int hast = method[0] == 'h';
+    if (method[0] == 'i') {
+      c->target_lo = 0.95f;
+      c->mdc_lower = 0.05f;
+      c->mdc_upper = 0.8f;
+    } else if (method[0] == 'c') {
+      c->centre_weight = 0.2f;
+      c->centre_sep = 0.2f;
+      c->centre_ratio = 0.5f;
+      c->centre_decay = 0.2f;
+    }
+    c->weight_stats = method[0] == 'g';
     c->bn = ZSQ_BN_BATCH;
-    c->label = hast ? ZSQ_LABEL_HAST : ZSQ_LABEL_TARGET;
+    c->label = hast ? ZSQ_LABEL_HAST : c->weight_stats ? ZSQ_LABEL_CE : ZSQ_LABEL_TARGET;
     c->lr = 0.5f;
     c->batch = 256;
     c->iters = 1000;
     c->patience = 50;
     c->lor_p = 0.5f;
     c->lor_scale_lo = hast ? 0.4f : 0.5f;
+  } else if (strcmp(method, "genie") == 0) {
+    /* GENIE-D: L-GEN, no label loss; latents Adam 0.1 with plateau patience 100, generator Adam
+     * 0.01 ×0.95 every 100 steps; 4000 steps, batch 128; widths scaled to 28×28 images. */
+    c->bn = ZSQ_BN_GENIE;
+    c->genie = 1;
+    c->lr = 0.1f;
+    c->gen_lr = 0.01f;
+    c->gen_latent = 256;
+    c->gen_c0 = 64;
+    c->gen_c1 = 32;
+    c->batch = 128;
+    c->iters = 4000;
+    c->patience = 100;
   } else {
     return zsq_fail(err, ZSQ_ERR_UNSUPPORTED,
-                    "unknown synthesis method '%s' (implemented: noise, zeroq, dsg, intraq, hast; "
-                    "not yet: centres, "
-                    "genie, gzsq)",
+                    "unknown synthesis method '%s' (implemented: noise, zeroq, dsg, intraq, hast, "
+                    "centres, gzsq, genie)",
                     method);
   }
   return ZSQ_OK;
@@ -101,6 +133,15 @@ typedef struct synth_ctx {
   int64_t batch, c, h, w, classes;
   float *x, *gx, *sample_w;
   zsq_crop *crops;
+  float *target;        /* per image: the target loss's t_n */
+  int mdc;              /* IntraQ's MDC is on */
+  int feat;             /* the penultimate feature tensor (input of the last Gemm/MatMul) */
+  int64_t feat_dim;     /* its width */
+  zsq_centroids cents;  /* class centroids of the features of finished batches */
+  float *centre, *mask; /* per image: its class centroid and whether there is one */
+  int centres_on;       /* the centres method's class centres */
+  zsq_centres cen;
+  unsigned char *agree; /* per image: the teacher's argmax is its label (centres) */
 } synth_ctx;
 
 static void ctx_free(synth_ctx *s) {
@@ -113,6 +154,61 @@ static void ctx_free(synth_ctx *s) {
   zsq_aligned_free(s->gx);
   free(s->sample_w);
   free(s->crops);
+  free(s->target);
+  zsq_centroids_free(&s->cents);
+  free(s->centre);
+  free(s->mask);
+  zsq_centres_free(&s->cen);
+  free(s->agree);
+}
+
+/* The centres method observes the deep BN inputs, l >= (L + 1)/2 − 2 as ClusterQ and FDDA. */
+static zsq_status centres_init(synth_ctx *s, zsq_err *err) {
+  int first = (s->n_hooks + 1) / 2 - 2;
+  first = first < 0 ? 0 : first;
+  s->centres_on = 1;
+  s->agree = malloc((size_t)s->batch);
+  if (!s->agree || !zsq_centres_init(&s->cen, s->n_hooks - first, s->classes, s->batch)) {
+    return zsq_fail(err, ZSQ_ERR_NOMEM, "out of memory");
+  }
+  for (int l = first; l < s->n_hooks; l++) {
+    zsq_centre_layer *L = &s->cen.layers[l - first];
+    const zsq_value *v = zsq_fplan_value(s->plan, s->hooks[l].tensor);
+    L->x = v->data;
+    L->gx = zsq_fgrad_of(s->grad, s->hooks[l].tensor);
+    L->channels = s->hooks[l].channels;
+    L->pixels = (int64_t)v->numel / (s->batch * L->channels);
+  }
+  s->cen.weight = s->cfg->centre_weight;
+  s->cen.sep = s->cfg->centre_sep;
+  s->cen.ratio = s->cfg->centre_ratio;
+  s->cen.decay = s->cfg->centre_decay;
+  return zsq_centres_alloc(&s->cen) ? ZSQ_OK : zsq_fail(err, ZSQ_ERR_NOMEM, "out of memory");
+}
+
+/* IntraQ's MDC observes the input of the layer producing the logits. */
+static zsq_status mdc_init(synth_ctx *s, zsq_err *err) {
+  const zsq_graph *g = s->g;
+  const int prod = g->tensors[g->outputs[0]].producer;
+  const zsq_node *last = prod >= 0 ? &g->nodes[prod] : NULL;
+  if (last == NULL || (last->op != ZSQ_OP_GEMM && last->op != ZSQ_OP_MATMUL)) {
+    return zsq_fail(err, ZSQ_ERR_UNSUPPORTED,
+                    "the marginal distance constraint needs logits from a Gemm/MatMul layer");
+  }
+  s->feat = last->inputs[0];
+  const zsq_value *f = zsq_fplan_value(s->plan, s->feat);
+  if (f->rank != 2) {
+    return zsq_fail(err, ZSQ_ERR_UNSUPPORTED, "the penultimate feature has rank %d, not 2",
+                    f->rank);
+  }
+  s->feat_dim = f->dims[1];
+  s->mdc = 1;
+  s->centre = malloc((size_t)(s->batch * s->feat_dim) * sizeof(float));
+  s->mask = malloc((size_t)s->batch * sizeof(float));
+  if (!zsq_centroids_init(&s->cents, s->classes, s->feat_dim) || !s->centre || !s->mask) {
+    return zsq_fail(err, ZSQ_ERR_NOMEM, "out of memory");
+  }
+  return ZSQ_OK;
 }
 
 static zsq_status ctx_init(synth_ctx *s, const zsq_graph *g, const zsq_synth_cfg *cfg,
@@ -135,24 +231,35 @@ static zsq_status ctx_init(synth_ctx *s, const zsq_graph *g, const zsq_synth_cfg
                     "label losses need a [N, classes] output (it has rank %d)", out->rank);
   }
   if (cfg->optimise) ZSQ_TRY(zsq_fgrad_create(s->plan, NULL, 0, &s->grad, err));
-  s->n_hooks = zsq_bn_hooks_find(g, cfg->bn == ZSQ_BN_PER_SAMPLE, &s->hooks);
+  const int with_input = cfg->bn == ZSQ_BN_PER_SAMPLE || cfg->bn == ZSQ_BN_GENIE;
+  s->n_hooks = cfg->weight_stats ? zsq_weight_hooks_find(g, &s->hooks)
+                                 : zsq_bn_hooks_find(g, with_input, &s->hooks);
   if (s->n_hooks < 0) return zsq_fail(err, ZSQ_ERR_NOMEM, "out of memory");
-  if (cfg->bn != ZSQ_BN_NONE && s->n_hooks <= (cfg->bn == ZSQ_BN_PER_SAMPLE)) {
-    return zsq_fail(
-        err, ZSQ_ERR_UNSUPPORTED,
-        "the model has no BatchNormalization layers to match; BN-free models need the gzsq method "
-        "(not implemented yet)");
+  if (cfg->weight_stats && s->n_hooks == 0) {
+    return zsq_fail(err, ZSQ_ERR_UNSUPPORTED,
+                    "gzsq found no Conv layer whose input statistics it can predict");
+  }
+  if (cfg->bn != ZSQ_BN_NONE && s->n_hooks <= with_input) {
+    return zsq_fail(err, ZSQ_ERR_UNSUPPORTED,
+                    "the model has no BatchNormalization layers to match; use --method gzsq for "
+                    "BN-free models");
   }
   const size_t img = (size_t)(s->c * s->h * s->w);
   s->x = zsq_aligned_alloc((size_t)batch * img * sizeof(float));
   s->gx = zsq_aligned_alloc((size_t)batch * img * sizeof(float));
   s->sample_w = malloc((size_t)batch * sizeof(float));
   s->crops = calloc((size_t)batch, sizeof(zsq_crop));
+  s->target = malloc((size_t)batch * sizeof(float));
   s->slack_mean = calloc((size_t)s->n_hooks + 1, sizeof(float));
   s->slack_std = calloc((size_t)s->n_hooks + 1, sizeof(float));
-  if (!s->x || !s->gx || !s->sample_w || !s->crops || !s->slack_mean || !s->slack_std) {
+  if (!s->x || !s->gx || !s->sample_w || !s->crops || !s->target || !s->slack_mean ||
+      !s->slack_std) {
     return zsq_fail(err, ZSQ_ERR_NOMEM, "out of memory for a synthesis batch of %lld",
                     (long long)batch);
+  }
+  if (cfg->optimise && (cfg->mdc_lower > 0 || cfg->mdc_upper < 2)) ZSQ_TRY(mdc_init(s, err));
+  if (cfg->optimise && (cfg->centre_weight > 0 || cfg->centre_sep > 0)) {
+    ZSQ_TRY(centres_init(s, err));
   }
   return ZSQ_OK;
 }
@@ -202,6 +309,7 @@ typedef struct step_ctx {
   int hook;
   const float *gin;
   double *loss; /* per image, summed in order afterwards: deterministic for any thread count */
+  const int *labels;
 } step_ctx;
 
 static void crop_forward_range(void *ctx, size_t begin, size_t end) {
@@ -221,6 +329,23 @@ static void crop_adjoint_range(void *ctx, size_t begin, size_t end) {
   memset(s->gx + begin * img, 0, (end - begin) * (size_t)img * sizeof(float));
   for (size_t b = begin; b < end; b++) {
     zsq_crop_adjoint(&s->crops[b], c->gin + b * img, s->gx + b * img, s->h, s->w, s->c);
+  }
+}
+
+static void centres_range(void *ctx, size_t begin, size_t end) {
+  const step_ctx *c = ctx;
+  for (size_t b = begin; b < end; b++) {
+    c->loss[b] = zsq_centres_image(&c->s->cen, (int64_t)b, c->labels[b], c->s->batch);
+  }
+}
+
+/* centres: did the teacher pick each image's label? */
+static void mark_agreement(synth_ctx *s, const float *logits, const int *labels) {
+  for (int64_t b = 0; b < s->batch; b++) {
+    const float *z = logits + b * s->classes;
+    int64_t best = 0;
+    for (int64_t k = 1; k < s->classes; k++) best = z[k] > z[best] ? k : best;
+    s->agree[b] = best == labels[b];
   }
 }
 
@@ -244,7 +369,7 @@ static double step(synth_ctx *s, const int *labels, zsq_rng *rng, double *per_im
   for (int64_t b = 0; b < s->batch; b++) {
     zsq_crop_sample(rng, s->h, s->w, cfg->lor_p, cfg->lor_scale_lo, &s->crops[b]);
   }
-  step_ctx c = {s, 0, NULL, per_image};
+  step_ctx c = {s, 0, NULL, per_image, labels};
   zsq_parallel_for(tp, (size_t)s->batch, 1, crop_forward_range, &c);
   zsq_fplan_forward(s->plan);
   zsq_fgrad_zero(s->grad);
@@ -262,6 +387,13 @@ static double step(synth_ctx *s, const int *labels, zsq_rng *rng, double *per_im
       c.hook = l;
       zsq_parallel_for(tp, (size_t)s->batch, 1, per_sample_range, &c);
       for (int64_t b = 0; b < s->batch; b++) loss += per_image[b];
+    } else if (cfg->bn == ZSQ_BN_GENIE && l == 0) { /* the input: per image, targets 0 / 1 */
+      c.hook = 0;
+      zsq_parallel_for(tp, (size_t)s->batch, 1, per_sample_range, &c);
+      for (int64_t b = 0; b < s->batch; b++) loss += per_image[b];
+    } else if (cfg->bn == ZSQ_BN_GENIE) { /* GENIE sums the layer terms */
+      loss +=
+          zsq_bn_loss_batch_std(hk, v->data, s->batch, px, 1.0f, zsq_fgrad_of(s->grad, hk->tensor));
     } else if (cfg->bn == ZSQ_BN_BATCH) {
       /* IntraQ/HAST average the layer terms */
       loss += zsq_bn_loss_batch(hk, v->data, s->batch, px, 1.0f / (float)s->n_hooks,
@@ -270,12 +402,74 @@ static double step(synth_ctx *s, const int *labels, zsq_rng *rng, double *per_im
     }
   }
   const zsq_value *out = zsq_fplan_value(s->plan, s->g->outputs[0]);
-  loss += zsq_label_loss_apply(cfg->label, out->data, s->batch, s->classes, labels, cfg->hast_beta,
-                               cfg->hast_gamma, 1.0f, zsq_fgrad_of(s->grad, s->g->outputs[0]));
+  if (s->centres_on) {
+    zsq_parallel_for(tp, (size_t)s->batch, 1, centres_range, &c);
+    for (int64_t b = 0; b < s->batch; b++) loss += per_image[b];
+    mark_agreement(s, out->data, labels);
+    zsq_centres_update(&s->cen, labels, s->agree, s->batch);
+  }
+  loss += zsq_label_loss_apply(cfg->label, out->data, s->batch, s->classes, labels, s->target,
+                               cfg->hast_beta, cfg->hast_gamma, 1.0f,
+                               zsq_fgrad_of(s->grad, s->g->outputs[0]));
+  if (s->mdc) {
+    loss += zsq_mdc_loss(zsq_fplan_value(s->plan, s->feat)->data, s->centre, s->mask, s->batch,
+                         s->feat_dim, cfg->mdc_lower, cfg->mdc_upper, 1.0f,
+                         zsq_fgrad_of(s->grad, s->feat));
+  }
   zsq_fgrad_backward(s->grad);
   c.gin = zsq_fgrad_of(s->grad, s->g->inputs[0]);
   zsq_parallel_for(tp, (size_t)s->batch, 1, crop_adjoint_range, &c);
   return loss;
+}
+
+/* GENIE-D: a fresh generator per batch; its weights and the latents follow the images' gradient.
+ * The images are the generator's output for the final weights and latents. */
+static zsq_status run_genie_batch(synth_ctx *s, int64_t index, int64_t batches, const int *labels,
+                                  zsq_rng *rng, double *per_image, zsq_err *err) {
+  const zsq_synth_cfg *cfg = s->cfg;
+  if (s->h % 4 != 0 || s->w % 4 != 0) {
+    return zsq_fail(err, ZSQ_ERR_UNSUPPORTED,
+                    "genie needs an image size divisible by 4 (%lldx%lld)", (long long)s->h,
+                    (long long)s->w);
+  }
+  const size_t nz = (size_t)(s->batch * cfg->gen_latent);
+  const size_t bytes = (size_t)(s->batch * s->c * s->h * s->w) * sizeof(float);
+  zsq_gen gen;
+  zsq_adam az = {0}, ag = {0};
+  float *z = malloc(nz * sizeof(float)), *gz = malloc(nz * sizeof(float));
+  const int ok = zsq_gen_init(&gen, s->batch, cfg->gen_latent, cfg->gen_c0, cfg->gen_c1, s->c,
+                              s->h / 4, s->w / 4, rng) &&
+                 z && gz && zsq_adam_init(&az, nz, cfg->lr) &&
+                 zsq_adam_init(&ag, gen.n_params, cfg->gen_lr);
+  zsq_status st = ok ? ZSQ_OK : zsq_fail(err, ZSQ_ERR_NOMEM, "out of memory for the generator");
+  for (size_t i = 0; ok && i < nz; i++) z[i] = (float)zsq_rng_normal(rng);
+  plateau pl = {INFINITY, 0, cfg->patience};
+  for (int64_t it = 0; st == ZSQ_OK && it < cfg->iters; it++) {
+    zsq_gen_forward(&gen, z);
+    memcpy(s->x, gen.out, bytes);
+    const double loss = step(s, labels, rng, per_image);
+    if (!isfinite(loss)) {
+      st = zsq_fail(err, ZSQ_ERR_INTERNAL, "synthesis diverged (loss %g at step %lld)", loss,
+                    (long long)it);
+      break;
+    }
+    zsq_gen_backward(&gen, z, s->gx, gz);
+    zsq_adam_step(&az, z, gz, cfg->threadpool);
+    zsq_adam_step(&ag, gen.params, gen.grads, cfg->threadpool);
+    plateau_step(&pl, loss, &az);
+    if ((it + 1) % 100 == 0) ag.lr *= 0.95f;
+    if (cfg->progress) cfg->progress(cfg->progress_ctx, index, batches, it + 1, cfg->iters, loss);
+  }
+  if (st == ZSQ_OK) {
+    zsq_gen_forward(&gen, z);
+    memcpy(s->x, gen.out, bytes);
+  }
+  zsq_adam_free(&az);
+  zsq_adam_free(&ag);
+  zsq_gen_free(&gen);
+  free(z);
+  free(gz);
+  return st;
 }
 
 static zsq_status run_batch(synth_ctx *s, int64_t index, int64_t batches, const int *labels,
@@ -287,7 +481,20 @@ static zsq_status run_batch(synth_ctx *s, int64_t index, int64_t batches, const 
                                 : (float)zsq_rng_normal(rng);
   }
   if (!cfg->optimise) return ZSQ_OK;
+  if (cfg->genie) {
+    double *per_image = malloc((size_t)s->batch * sizeof(double));
+    if (per_image == NULL) return zsq_fail(err, ZSQ_ERR_NOMEM, "out of memory");
+    const zsq_status st = run_genie_batch(s, index, batches, labels, rng, per_image, err);
+    free(per_image);
+    return st;
+  }
   if (cfg->dsg_eps > 0) ZSQ_TRY(dsg_margins(s, rng, err));
+  for (int64_t b = 0; b < s->batch; b++) { /* IntraQ: U(target_lo, 1) for half the images */
+    const int soft = cfg->target_lo < 1.0f && zsq_rng_uniform(rng) < 0.5;
+    s->target[b] =
+        soft ? (float)(cfg->target_lo + (1.0 - cfg->target_lo) * zsq_rng_uniform(rng)) : 1.0f;
+  }
+  if (s->mdc) zsq_centroids_for(&s->cents, labels, s->batch, s->centre, s->mask);
   zsq_adam adam;
   if (!zsq_adam_init(&adam, n, cfg->lr)) return zsq_fail(err, ZSQ_ERR_NOMEM, "out of memory");
   plateau pl = {INFINITY, 0, cfg->patience};
@@ -312,6 +519,14 @@ static zsq_status run_batch(synth_ctx *s, int64_t index, int64_t batches, const 
   free(per_image);
   zsq_adam_free(&adam);
   return ZSQ_OK;
+}
+
+/* MDC: the finished batch's first n images (not augmented) join their class centroids. */
+static void add_features(synth_ctx *s, const int *labels, int64_t n) {
+  const size_t bytes = (size_t)(s->batch * s->c * s->h * s->w) * sizeof(float);
+  memcpy(zsq_fplan_value(s->plan, s->g->inputs[0])->data, s->x, bytes);
+  zsq_fplan_forward(s->plan);
+  zsq_centroids_add(&s->cents, zsq_fplan_value(s->plan, s->feat)->data, labels, n);
 }
 
 /* Balanced target labels (count/classes of each), shuffled. */
@@ -348,7 +563,8 @@ zsq_status zsq_synth_run(const zsq_graph *g, const zsq_synth_cfg *cfg, float *im
   if (fused == NULL) return zsq_fail(err, ZSQ_ERR_NOMEM, "out of memory");
   synth_ctx s;
   memset(&s, 0, sizeof s);
-  zsq_status st = zsq_graph_fuse_activations(fused, err);
+  /* gzsq hooks conv outputs before their activation: keep the graph unfused */
+  zsq_status st = cfg->weight_stats ? ZSQ_OK : zsq_graph_fuse_activations(fused, err);
   if (st == ZSQ_OK) st = ctx_init(&s, fused, cfg, batch, err);
   if (st == ZSQ_OK) make_labels(labels, cfg->count, s.classes, &rng);
   const int64_t img = s.c * s.h * s.w;
@@ -361,6 +577,7 @@ zsq_status zsq_synth_run(const zsq_graph *g, const zsq_synth_cfg *cfg, float *im
     }
     for (int64_t i = 0; i < batch; i++) lab[i] = labels[first + (i < n ? i : 0)];
     st = run_batch(&s, b, batches, lab, &rng, err);
+    if (st == ZSQ_OK && s.mdc) add_features(&s, lab, n);
     free(lab);
     if (st != ZSQ_OK) break;
     /* the last batch may be partly padding: keep its first n images */
@@ -446,6 +663,7 @@ zsq_status zsq_synth_quality(const zsq_graph *g, const float *images, const int 
       }
       r->bn_distance += d / nh;
     }
+    r->bn_layers = nh;
     r->mean_confidence = conf / (double)seen;
     r->label_agreement = (double)agree / (double)seen;
     r->min_class = r->max_class = hist[0];

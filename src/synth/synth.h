@@ -13,7 +13,8 @@
 typedef enum zsq_bn_loss_kind {
   ZSQ_BN_NONE,
   ZSQ_BN_PER_SAMPLE, /* ZeroQ / DSG: per-image mean and std, plus the input layer */
-  ZSQ_BN_BATCH,      /* IntraQ / HAST: batch mean and variance (L-MSE) */
+  ZSQ_BN_BATCH,      /* IntraQ / HAST / centres / gzsq: batch mean and variance (L-MSE) */
+  ZSQ_BN_GENIE,      /* GENIE: batch mean and unbiased std (L-GEN), the input per sample */
 } zsq_bn_loss_kind;
 
 typedef struct zsq_synth_cfg {
@@ -27,6 +28,14 @@ typedef struct zsq_synth_cfg {
   int dsg_lse;   /* DSG layer-wise sample enhancement */
   float lor_p, lor_scale_lo; /* random-resized crop + flip probability and minimum area */
   float hast_beta, hast_gamma;
+  float target_lo; /* IntraQ soft targets: t ~ U(target_lo, 1) with p 0.5, else 1 (1: hard) */
+  float mdc_lower, mdc_upper;       /* IntraQ MDC margins on 1 − cos (lower 0, upper >= 2: off) */
+  float centre_weight, centre_sep;  /* centres: centring and separation weights (0: off) */
+  float centre_ratio, centre_decay; /* centres: separation ratio, EMA rate */
+  int weight_stats; /* gzsq: batch L-MSE targets predicted from the weights, not BN */
+  int genie; /* GENIE-D: a generator and per-image latents are optimised (lr: the latents') */
+  int64_t gen_latent, gen_c0, gen_c1; /* latent width, generator channels */
+  float gen_lr;                       /* the generator's Adam lr, ×0.95 every 100 steps */
   uint64_t seed;
   pthreadpool_t threadpool;
   zsq_synth_progress_fn progress;
