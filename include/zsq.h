@@ -32,6 +32,10 @@ const char *zsq_version(void);
  * "neon", "scalar") and a human-readable list of the CPU features zsq looks at. */
 const char *zsq_cpu_isa(void);
 const char *zsq_cpu_features(void);
+/* The integer kernels a session runs for tier isa (NULL: the best of this CPU), one
+ * "family: kernel" line each, into buf (truncated to size). ZSQ_ERR_INVALID_ARG for an unknown
+ * tier, ZSQ_ERR_UNSUPPORTED for one this CPU or build lacks. */
+zsq_status zsq_kernels_describe(const char *isa, char *buf, size_t size);
 
 /* ---- Float models (ONNX import) ---------------------------------------------------------- */
 

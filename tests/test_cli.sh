@@ -38,6 +38,7 @@ expect 0 '^zsq [0-9]' -- eval --version
 expect 0 'usage: zsq eval' -- eval --help
 expect 2 'usage: zsq inspect' -- inspect
 expect 0 '^isa: (avx512vnni|avx2|scalar|neon|neon-dot)' -- inspect --isa
+expect 0 'depthwise 3x3: zsq_qu8_qc8w_dwconv3x3' -- inspect --isa
 expect 3 'cannot open' -- inspect /nonexistent/model.onnx
 expect 2 "unknown option '--bogus'" -- inspect "$model" --bogus
 expect 0 'BatchNorm layers \([1-9][0-9]*\)' -- inspect "$model"

@@ -90,7 +90,10 @@ int zsq_cmd_inspect(int argc, char **argv) {
     if (zsq_cli_help_or_version(argv[i], kHelp)) {
       return ZSQ_EXIT_OK;
     } else if (strcmp(argv[i], "--isa") == 0) {
-      printf("isa: %s\ncpu features: %s\n", zsq_cpu_isa(), zsq_cpu_features());
+      char kernels[1024];
+      const zsq_status st = zsq_kernels_describe(NULL, kernels, sizeof kernels);
+      printf("isa: %s\ncpu features: %s\n%s", zsq_cpu_isa(), zsq_cpu_features(),
+             st == ZSQ_OK ? kernels : "");
       return ZSQ_EXIT_OK;
     } else if (zsq_cli_flag(argc, argv, &i, "--format", &v)) {
       if (v == NULL || (strcmp(v, "text") != 0 && strcmp(v, "json") != 0)) {
