@@ -13,8 +13,11 @@ extern "C" {
 #include "api/internal.h"
 #include "float/plan.h"
 #include "runtime/memplan.h"
+#include "runtime/rt_ops.h"
 #include "runtime/runtime.h"
+#include "float/layout.h"
 }
+#include "onnx_builder.h"
 
 namespace {
 
@@ -34,13 +37,72 @@ std::vector<float> fmnist(int64_t first, int64_t n, std::vector<int> *labels) {
 }
 
 // A model quantized with 64 real calibration images (not among the evaluated ones).
+// A small network with the operators the teachers lack: a max-pooled stem (ResNet-18's), a
+// 1×1 projection and a second pooling path; random weights, BatchNorm kept.
+std::string stem_model() {
+  using namespace zsqtest;
+  uint32_t r = 1;
+  auto rnd = [&r](size_t n, float scale, float shift) {
+    std::vector<float> v(n);
+    for (float &x : v) {
+      r = r * 1664525u + 1013904223u;
+      x = shift + scale * (static_cast<float>(r >> 8) / 16777216.0f - 0.5f);
+    }
+    return v;
+  };
+  Model m;
+  m.input("x", {-1, 1, 28, 28}).output("y");
+  auto conv_bn_relu = [&](const std::string &p, const std::string &in, int64_t cin, int64_t cout,
+                          int64_t k, int64_t stride) {
+    const int64_t pad = k / 2;
+    m.init(
+         tensor(p + "w", {cout, cin, k, k}, rnd(static_cast<size_t>(cout * cin * k * k), 1.0f, 0)))
+        .init(tensor(p + "g", {cout}, rnd(static_cast<size_t>(cout), 0.5f, 1.0f)))
+        .init(tensor(p + "b", {cout}, rnd(static_cast<size_t>(cout), 0.5f, 0.1f)))
+        .init(tensor(p + "m", {cout}, rnd(static_cast<size_t>(cout), 0.2f, 0.0f)))
+        .init(tensor(p + "v", {cout}, rnd(static_cast<size_t>(cout), 0.5f, 1.0f)))
+        .node(Node("Conv", {in, p + "w"}, {p + "c"}, p + "conv")
+                  .attr_ints("kernel_shape", {k, k})
+                  .attr_ints("strides", {stride, stride})
+                  .attr_ints("pads", {pad, pad, pad, pad}))
+        .node(Node("BatchNormalization", {p + "c", p + "g", p + "b", p + "m", p + "v"}, {p + "n"},
+                   p + "bn"))
+        .node(Node("Relu", {p + "n"}, {p + "r"}, p + "relu"));
+    return p + "r";
+  };
+  const std::string a = conv_bn_relu("s", "x", 1, 8, 3, 1);
+  m.node(Node("MaxPool", {a}, {"p"}, "pool")
+             .attr_ints("kernel_shape", {3, 3})
+             .attr_ints("strides", {2, 2})
+             .attr_ints("pads", {1, 1, 1, 1}));
+  const std::string b = conv_bn_relu("t", "p", 8, 16, 3, 1);
+  const std::string c = conv_bn_relu("u", b, 16, 12, 1, 2);
+  m.node(Node("MaxPool", {c}, {"q"}, "pool2")
+             .attr_ints("kernel_shape", {2, 2})
+             .attr_ints("strides", {2, 2}))
+      .node(Node("GlobalAveragePool", {"q"}, {"g"}, "gap"))
+      .node(Node("Flatten", {"g"}, {"f"}, "flat"))
+      .init(tensor("fw", {10, 12}, rnd(120, 1.0f, 0)))
+      .init(tensor("fb", {10}, rnd(10, 0.2f, 0)))
+      .node(Node("Gemm", {"f", "fw", "fb"}, {"y"}, "fc").attr_i("transB", 1))
+      .meta("zsq.input_mean", "0.2860")
+      .meta("zsq.input_std", "0.3530");
+  return m.bytes();
+}
+
 struct QModel {
   zsq_model *f = nullptr, *q = nullptr;
   QModel(const char *name, int wbits, int abits, int all = 0) {
     zsq_model_create(&f);
     zsq_model_create(&q);
-    const std::string path = std::string(ZSQ_SOURCE_DIR) + "/models/" + name;
-    EXPECT_EQ(zsq_model_load_onnx(f, path.c_str()), ZSQ_OK);
+    if (std::string(name) == "stem") {
+      const std::string b = stem_model();
+      EXPECT_EQ(zsq_model_load_onnx_buffer(f, b.data(), b.size()), ZSQ_OK)
+          << zsq_model_last_error(f);
+    } else {
+      const std::string path = std::string(ZSQ_SOURCE_DIR) + "/models/" + name;
+      EXPECT_EQ(zsq_model_load_onnx(f, path.c_str()), ZSQ_OK);
+    }
     std::vector<int> lab;
     std::vector<float> x = fmnist(9000, 64, &lab);
     zsq_calib *c;
@@ -159,7 +221,8 @@ INSTANTIATE_TEST_SUITE_P(
                       Case{"resnet20.onnx", 4, 4, 0}, Case{"resnet20.onnx", 3, 3, 0},
                       Case{"resnet20.onnx", 2, 4, 0}, Case{"resnet20.onnx", 2, 2, 1},
                       Case{"mobilenetv2.onnx", 8, 8, 0}, Case{"mobilenetv2.onnx", 4, 4, 0},
-                      Case{"mobilenetv2.onnx", 2, 2, 1}));
+                      Case{"mobilenetv2.onnx", 2, 2, 1}, Case{"stem", 8, 8, 0},
+                      Case{"stem", 4, 4, 1}));
 
 // Top-1 of the integer runtime and of the simulation on the whole test set.
 void agreement(const char *model, int wbits, int abits) {
@@ -253,6 +316,40 @@ TEST(Runtime, RefusesWhatItCannotRunByName) {
   EXPECT_NE(zsq_rt_create(m.q->graph, m.q->qlayers, m.q->n_qlayers, 1, "sse9", nullptr, &rt, &err),
             ZSQ_OK);
   EXPECT_NE(std::string(err.msg).find("sse9"), std::string::npos) << err.msg;
+}
+
+TEST(RuntimeOps, MaxPoolOnCodesEqualsMaxPoolOnTheirValues) {
+  const int64_t n = 2, h = 7, w = 6, c = 5;
+  std::vector<uint8_t> q(static_cast<size_t>(n * h * w * c));
+  std::vector<float> f(q.size());
+  uint32_t r = 3;
+  for (size_t i = 0; i < q.size(); i++) {
+    r = r * 1664525u + 1013904223u;
+    q[i] = static_cast<uint8_t>(r >> 28);
+    f[i] = (static_cast<float>(q[i]) - 3.0f) * 0.25f;
+  }
+  zsq_window win{};
+  win.kernel[0] = win.kernel[1] = 3;
+  win.strides[0] = win.strides[1] = 2;
+  win.dilations[0] = win.dilations[1] = 1;
+  for (int k = 0; k < 4; k++) win.pads[k] = 1;
+  zsq_geom g;
+  ASSERT_TRUE(zsq_window_resolve(&win, h, w, 3, 3, 1, &g));
+  const size_t out = static_cast<size_t>(n * g.out_h * g.out_w * c);
+  std::vector<uint8_t> yq(out);
+  std::vector<float> yf(out);
+  rt_val xq{RT_CODES, 4, n, h, w, c, 0.25f, 3, 4, q.data()};
+  rt_val xf{RT_F32, 4, n, h, w, c, 0.0f, 0, 0, f.data()};
+  rt_val oq{RT_CODES, 4, n, g.out_h, g.out_w, c, 0.25f, 3, 4, yq.data()};
+  rt_val of{RT_F32, 4, n, g.out_h, g.out_w, c, 0.0f, 0, 0, yf.data()};
+  rt_maxpool(&xq, &oq, &g);
+  rt_maxpool(&xf, &of, &g);
+  for (size_t i = 0; i < out; i++) ASSERT_EQ(rt_get(&oq, static_cast<int64_t>(i)), yf[i]) << i;
+  // The corner window (oy = ox = 0) covers input rows and columns 0..1 only.
+  float m = -1e9f;
+  for (int64_t y = 0; y < 2; y++)
+    for (int64_t x = 0; x < 2; x++) m = std::fmax(m, f[static_cast<size_t>((y * w + x) * c)]);
+  EXPECT_EQ(yf[0], m);
 }
 
 TEST(MemPlan, LiveBuffersNeverOverlapAndDeadOnesShare) {

@@ -42,6 +42,11 @@ void rt_add(const rt_val *a, const rt_val *b, rt_val *y, float lo, float hi);
 void rt_clamp(const rt_val *x, rt_val *y, float lo, float hi);
 /* y (float, h = w = 1) = the mean of x over its pixels. */
 void rt_global_avgpool(const rt_val *x, rt_val *y);
+/* y = the maximum of x over each window (g resolved by zsq_window_resolve), same kind and grid:
+ * the dequantized maximum is the maximum's code (scale > 0). Padding never wins; an all-padding
+ * window gives −inf (floats) or code 0. */
+struct zsq_geom;
+void rt_maxpool(const rt_val *x, rt_val *y, const struct zsq_geom *g);
 /* y = x in NCHW element order (Flatten of a rank-4 tensor), same kind and grid. */
 void rt_to_nchw(const rt_val *x, rt_val *y);
 /* y (float) = softmax of x over its channels. */

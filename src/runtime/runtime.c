@@ -13,7 +13,16 @@
 #include "runtime/memplan.h"
 #include "runtime/rt_ops.h"
 
-typedef enum step_kind { S_CONV, S_QUANT, S_ADD, S_CLAMP, S_GAP, S_NCHW, S_SOFTMAX } step_kind;
+typedef enum step_kind {
+  S_CONV,
+  S_QUANT,
+  S_ADD,
+  S_CLAMP,
+  S_GAP,
+  S_MAXPOOL,
+  S_NCHW,
+  S_SOFTMAX
+} step_kind;
 
 typedef struct rt_step {
   step_kind kind;
@@ -22,6 +31,7 @@ typedef struct rt_step {
   rt_grid grid;
   float *grid_arrays; /* owned qmult/qoffset of a bordered grid */
   float lo, hi;
+  zsq_geom geom; /* S_MAXPOOL */
 } rt_step;
 
 struct zsq_rt {
@@ -313,6 +323,16 @@ static zsq_status plan_node(zsq_rt *rt, int ni, zsq_err *err) {
       y->kind = RT_F32;
       y->h = y->w = 1;
       return ZSQ_OK;
+    case ZSQ_OP_MAXPOOL: {
+      const zsq_window *w = &nd->a.pool.win;
+      if (x->rank != 4 || nd->n_outputs > 1 ||
+          !zsq_window_resolve(w, x->h, x->w, w->kernel[0], w->kernel[1], nd->a.pool.ceil_mode,
+                              &add_step(rt, S_MAXPOOL, in, out)->geom))
+        return unsupported(err, nd, "needs a 4-D input, one output and a window that fits");
+      y->h = rt->steps[rt->n_steps - 1].geom.out_h;
+      y->w = rt->steps[rt->n_steps - 1].geom.out_w;
+      return ZSQ_OK;
+    }
     case ZSQ_OP_FLATTEN:
     case ZSQ_OP_RESHAPE: {
       const zsq_tensor *t = &g->tensors[out];
@@ -512,6 +532,9 @@ void zsq_rt_run_steps(zsq_rt *rt, int first, int last) {
         break;
       case S_GAP:
         rt_global_avgpool(x, y);
+        break;
+      case S_MAXPOOL:
+        rt_maxpool(x, y, &s->geom);
         break;
       case S_NCHW:
         rt_to_nchw(x, y);
