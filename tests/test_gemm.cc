@@ -15,10 +15,12 @@ namespace {
 struct Kernel {
   const char *isa;
   zsq_gemm_wt wt;
+  bool narrow = false;  // the tier's 16-column tile (zsq_gemm_config.narrow)
 };
 
 std::string Name(const testing::TestParamInfo<Kernel> &info) {
-  return std::string(info.param.isa) + (info.param.wt == ZSQ_GEMM_QC8W ? "_qc8w" : "_qc4w");
+  return std::string(info.param.isa) + (info.param.wt == ZSQ_GEMM_QC8W ? "_qc8w" : "_qc4w") +
+         (info.param.narrow ? "_narrow" : "");
 }
 
 class GemmUkernel : public testing::TestWithParam<Kernel> {
@@ -27,6 +29,8 @@ class GemmUkernel : public testing::TestWithParam<Kernel> {
     const zsq_status s = zsq_gemm_config_for_isa(GetParam().isa, GetParam().wt, &cfg_);
     if (s == ZSQ_ERR_UNSUPPORTED) GTEST_SKIP() << "host lacks " << GetParam().isa;
     ASSERT_EQ(s, ZSQ_OK);
+    if (GetParam().narrow) cfg_ = cfg_->narrow;
+    if (cfg_ == nullptr) GTEST_SKIP() << GetParam().isa << " has no 16-column tile";
   }
   GemmTester Tester() const {
     return GemmTester()
@@ -119,6 +123,47 @@ INSTANTIATE_TEST_SUITE_P(
                     Kernel{"avx2", ZSQ_GEMM_QC8W}, Kernel{"avx2", ZSQ_GEMM_QC4W},
                     Kernel{"avx512vnni", ZSQ_GEMM_QC8W}, Kernel{"avx512vnni", ZSQ_GEMM_QC4W}),
     Name);
+
+// The 16-column tiles of the tiers that have one (layers of at most 16 output channels).
+INSTANTIATE_TEST_SUITE_P(Narrow, GemmUkernel,
+                         testing::Values(Kernel{"avx512vnni", ZSQ_GEMM_QC8W, true},
+                                         Kernel{"avx512vnni", ZSQ_GEMM_QC4W, true}),
+                         Name);
+
+// The gemm_acc kernel of the tile: the exact Σ a·w, columns past n untouched.
+TEST_P(GemmUkernel, AccExact) {
+  if (cfg_->acc == nullptr) GTEST_SKIP() << cfg_->isa << " has no gemm_acc kernel";
+  const int wb = cfg_->wbits, wlo = -(1 << (wb - 1)), whi = (1 << (wb - 1)) - 1;
+  std::mt19937 rng(3);
+  auto uni = [&](int lo, int hi) { return std::uniform_int_distribution<int>(lo, hi)(rng); };
+  for (size_t m = 1; m <= static_cast<size_t>(cfg_->mr); m++) {
+    for (size_t k : {1, 4, 7, 37, 144}) {
+      for (size_t n : Ns()) {
+        const size_t as = k + 2, cs = n + 3;
+        std::vector<uint8_t> a((m - 1) * as + k);
+        for (auto &x : a) x = uint8_t(uni(0, 255));
+        std::vector<int8_t> w(n * k);
+        for (auto &x : w) x = int8_t(uni(wlo, whi));
+        std::vector<uint8_t> packed(zsq_gemm_packed_size(n, k, cfg_->nr, cfg_->kr, wb));
+        (wb == 8 ? zsq_gemm_pack_qc8w : zsq_gemm_pack_qc4w)(n, k, cfg_->nr, cfg_->kr, w.data(), k,
+                                                            packed.data());
+        std::vector<int32_t> c(m * cs, 0x5A5A5A5A);
+        cfg_->acc(m, n, k, a.data(), as, packed.data(), c.data(), cs * sizeof(int32_t));
+        for (size_t i = 0; i < m; i++) {
+          for (size_t j = 0; j < cs; j++) {
+            int64_t want = 0x5A5A5A5A;
+            if (j < n) {
+              want = 0;
+              for (size_t kk = 0; kk < k; kk++) want += int64_t(a[i * as + kk]) * w[j * k + kk];
+            }
+            ASSERT_EQ(c[i * cs + j], want)
+                << "m=" << i << " n=" << j << " (m " << m << ", n " << n << ", k " << k << ")";
+          }
+        }
+      }
+    }
+  }
+}
 
 // aarch64 tiers: "neon" runs on every AArch64 host, "neondot" only with FEAT_DotProd; both are
 // skipped elsewhere (zsq_gemm_config_for_isa answers ZSQ_ERR_UNSUPPORTED).

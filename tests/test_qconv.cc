@@ -184,7 +184,7 @@ void Check(Problem &p, const char *isa, pthreadpool_t tp, Stats *stats) {
   ASSERT_EQ(oh, p.oh);
   ASSERT_EQ(ow, p.ow);
   const std::string name = zsq_qconv_kernel_name(op);
-  const bool folded = name.find("_gemm_requant_") != std::string::npos;
+  const bool folded = name.find("gemm_requant_") != std::string::npos;  // gemm or igemm
   // Nearest rounding, code output, no residual, the act clamp implied: the folded fast path.
   const bool want_fold = p.e.out == ZSQ_QOUT_CODES && p.e.res == ZSQ_QRES_NONE && !p.e.border &&
                          !p.e.wide_grid && p.foldable;
@@ -322,6 +322,62 @@ TEST_P(QconvTier, Unfoldable) {
     Check(p, GetParam(), pool_, &stats_);
     if (HasFatalFailure()) return;
   }
+}
+
+// The igemm path (not a 1x1 stride-1 unpadded conv): cin 4, 16, 20 and 64 with pads, strides,
+// dilation, asymmetric windows, batches (the per-image pointer offset), windows wider than the
+// input, and cout at and around the 16- and 32-column tiles; cin 1, 3 and 6 (weights padded per
+// tap on KR = 4 tiers). Tiers with igemm kernels must name them (the scalar tier only for
+// cin % 4 == 0), with the 16-column tile for cout <= 16 where the tier has one.
+const std::vector<Shape> kIgemmShapes = {
+    {4, 16, 3, 3, 1, 1, 1, 1, 1, 1, 1, 1, 3, 7, 6},
+    {4, 5, 3, 3, 2, 2, 1, 1, 1, 1, 1, 1, 2, 9, 8},
+    {16, 16, 3, 3, 1, 1, 1, 1, 1, 1, 1, 1, 2, 14, 14},
+    {16, 32, 3, 3, 2, 2, 1, 1, 1, 1, 1, 1, 2, 14, 14},
+    {16, 17, 3, 3, 1, 1, 2, 2, 2, 2, 2, 2, 2, 9, 7},
+    {20, 40, 3, 3, 1, 1, 1, 1, 0, 1, 2, 1, 2, 8, 9},
+    {20, 3, 5, 3, 2, 1, 1, 2, 2, 0, 1, 3, 1, 7, 6},
+    {64, 64, 3, 3, 1, 1, 1, 1, 1, 1, 1, 1, 2, 7, 7},
+    {64, 64, 1, 1, 2, 2, 1, 1, 0, 0, 0, 0, 2, 7, 7},
+    {64, 10, 3, 3, 1, 1, 1, 1, 1, 1, 1, 1, 1, 2, 2},
+    {32, 33, 1, 1, 1, 1, 1, 1, 1, 1, 1, 1, 1, 3, 4},
+    {4, 80, 7, 7, 2, 2, 1, 1, 3, 3, 3, 3, 1, 5, 5},
+    {1, 16, 3, 3, 1, 1, 1, 1, 1, 1, 1, 1, 3, 9, 9},
+    {3, 36, 3, 3, 2, 2, 1, 1, 1, 1, 1, 1, 2, 9, 8},
+    {6, 12, 3, 3, 1, 1, 2, 1, 2, 1, 2, 1, 2, 7, 6},
+};
+
+TEST_P(QconvTier, IgemmShapes) {
+  const zsq_gemm_config *cfg = nullptr;
+  ASSERT_EQ(zsq_gemm_config_for_isa(GetParam(), ZSQ_GEMM_QC8W, &cfg), ZSQ_OK);
+  uint32_t seed = 5000;
+  for (const Shape &s : kIgemmShapes) {
+    for (int wb : {8, 4}) {
+      const Epi fold{ZSQ_QOUT_CODES, ZSQ_QRES_NONE, Act::kRelu, false, false, wb};
+      const Epi two_stage{ZSQ_QOUT_F32, ZSQ_QRES_CODES, Act::kNone};
+      for (const Epi &e : {fold, two_stage}) {
+        Problem p(s, wb, wb, e, seed++);
+        p.d.isa = GetParam();
+        zsq_err err{};
+        zsq_qconv *op = nullptr;
+        ASSERT_EQ(zsq_qconv_create(&p.d, &op, &err), ZSQ_OK) << err.msg;
+        const std::string name = zsq_qconv_kernel_name(op);
+        zsq_qconv_destroy(op);
+        if (cfg->igemm != nullptr && (s.cin % 4 == 0 || cfg->kr > 1)) {
+          EXPECT_NE(name.find("_igemm_"), std::string::npos) << name;
+        }
+        if (cfg->narrow != nullptr) {
+          const std::string tile = "_ukernel_" + std::to_string(cfg->narrow->mr) + "x" +
+                                   std::to_string(cfg->narrow->nr) + "c";
+          EXPECT_EQ(name.find(tile) != std::string::npos, s.cout <= 16) << name;
+        }
+        Check(p, GetParam(), nullptr, &stats_);
+        Check(p, GetParam(), pool_, &stats_);
+        if (HasFatalFailure()) return;
+      }
+    }
+  }
+  ExpectMostlyExact(stats_);
 }
 
 INSTANTIATE_TEST_SUITE_P(Tiers, QconvTier, testing::Values("scalar", "avx2", "avx512vnni"),

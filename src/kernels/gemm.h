@@ -45,13 +45,32 @@ typedef void (*zsq_gemm_acc_ukernel_fn)(size_t mr, size_t nc, size_t kc, const u
                                         size_t a_stride, const void *w, int32_t *c,
                                         size_t c_stride);
 
+/* The igemm family: convolution without an im2col copy (XNNPACK-style). Row m of A is the
+ * concatenation over taps t < ks of the kc codes at a[m·ks + t] (the call's first row's ks
+ * pointers come first), each pointer moved by a_offset bytes unless it equals zero (the padding
+ * row: at least kc codes of za, never moved), so K = ks·kc. Only [0, kc) of each pointer is read.
+ * The weights W[n][t·kcp + c] are padded per tap to kcp = round_up(kc, kr) with zero codes and
+ * packed as a gemm of K = ks·kcp (zsq_gemm_pack_qc{8,4}w): with kc % kr == 0 this is exactly the
+ * im2col GEMM's packing. ks·kc <= 65536 (the padding codes add nothing to the accumulator); the
+ * epilogue (rowsum[m] included) is the gemm's. */
+typedef void (*zsq_igemm_requant_ukernel_fn)(size_t mr, size_t nc, size_t kc, size_t ks,
+                                             const uint8_t *const *a, size_t a_offset,
+                                             const uint8_t *zero, const void *w, uint8_t *c,
+                                             size_t c_stride, const zsq_gemm_requant_params *p);
+typedef void (*zsq_igemm_acc_ukernel_fn)(size_t mr, size_t nc, size_t kc, size_t ks,
+                                         const uint8_t *const *a, size_t a_offset,
+                                         const uint8_t *zero, const void *w, int32_t *c,
+                                         size_t c_stride);
+
 /* Packed weights, one layout for every ISA, parametrised by the tile (nr, kr):
  * N is padded to a multiple of nr and K to a multiple of kr with zero codes, and blocks follow
  *   for nb in N/nr:  for kb in K/kr:  block[nr][kr]            (8-bit: one int8 per code)
  * A 4-bit block (nr even) stores nr*kr/2 bytes: byte j*kr + kk (j < nr/2) holds w[j][kk] in its
  * low nibble and w[j + nr/2][kk] in its high nibble, two's complement. So one 64-byte
  * zmm load of a 32x4 block gives columns 0..15 (low nibbles) and 16..31 (high nibbles). The
- * 1x1c1 layout of the 8-bit scalar reference is plain row-major W[N][K]. */
+ * 1x1c1 layout of the 8-bit scalar reference is plain row-major W[N][K]. The 14x16c4 VNNI tile
+ * reads nr = 16 blocks: 64 bytes (8-bit) or 32 bytes whose low nibbles are columns 0..7 and high
+ * nibbles 8..15 (4-bit). */
 typedef struct zsq_qc8w_block_32x4 {
   int8_t codes[32][4];
 } zsq_qc8w_block_32x4;
@@ -64,10 +83,14 @@ typedef struct zsq_qc8w_block_16x2 {
 typedef struct zsq_qc4w_block_16x4 {
   uint8_t nibbles[8][4];
 } zsq_qc4w_block_16x4;
+typedef struct zsq_qc8w_block_16x4 {
+  int8_t codes[16][4];
+} zsq_qc8w_block_16x4;
 ZSQ_STATIC_ASSERT(sizeof(zsq_qc8w_block_32x4) == 128, "one VNNI W8 k-step: two zmm");
 ZSQ_STATIC_ASSERT(sizeof(zsq_qc4w_block_32x4) == 64, "one VNNI W4 k-step: one zmm");
 ZSQ_STATIC_ASSERT(sizeof(zsq_qc8w_block_16x2) == 32, "one AVX2 W8 k-step: two 16-byte loads");
-ZSQ_STATIC_ASSERT(sizeof(zsq_qc4w_block_16x4) == 32, "one AVX2 W4 k-step: one ymm");
+ZSQ_STATIC_ASSERT(sizeof(zsq_qc4w_block_16x4) == 32, "one W4 k-step of 16 columns: one ymm");
+ZSQ_STATIC_ASSERT(sizeof(zsq_qc8w_block_16x4) == 64, "one VNNI W8 k-step of 16 columns: one zmm");
 
 static inline size_t zsq_round_up(size_t x, size_t q) {
   return (x + q - 1) / q * q;
@@ -99,6 +122,25 @@ void zsq_qu8_qc4w_gemm_acc_ukernel_1x2c1__scalar(size_t mr, size_t nc, size_t kc
                                                  size_t a_stride, const void *w, int32_t *c,
                                                  size_t c_stride);
 
+void zsq_qu8_qc8w_igemm_requant_ukernel_1x1c1__scalar(size_t mr, size_t nc, size_t kc, size_t ks,
+                                                      const uint8_t *const *a, size_t a_offset,
+                                                      const uint8_t *zero, const void *w,
+                                                      uint8_t *c, size_t c_stride,
+                                                      const zsq_gemm_requant_params *p);
+void zsq_qu8_qc8w_igemm_acc_ukernel_1x1c1__scalar(size_t mr, size_t nc, size_t kc, size_t ks,
+                                                  const uint8_t *const *a, size_t a_offset,
+                                                  const uint8_t *zero, const void *w, int32_t *c,
+                                                  size_t c_stride);
+void zsq_qu8_qc4w_igemm_requant_ukernel_1x2c1__scalar(size_t mr, size_t nc, size_t kc, size_t ks,
+                                                      const uint8_t *const *a, size_t a_offset,
+                                                      const uint8_t *zero, const void *w,
+                                                      uint8_t *c, size_t c_stride,
+                                                      const zsq_gemm_requant_params *p);
+void zsq_qu8_qc4w_igemm_acc_ukernel_1x2c1__scalar(size_t mr, size_t nc, size_t kc, size_t ks,
+                                                  const uint8_t *const *a, size_t a_offset,
+                                                  const uint8_t *zero, const void *w, int32_t *c,
+                                                  size_t c_stride);
+
 #if defined(__x86_64__) || defined(__i386__)
 /* Valid only where cpuinfo reports the ISA (see configs/gemm-config.h). */
 void zsq_qu8_qc8w_gemm_acc_ukernel_14x32c4__avx512vnni(size_t mr, size_t nc, size_t kc,
@@ -117,6 +159,80 @@ void zsq_qu8_qc4w_gemm_requant_ukernel_14x32c4__avx512vnni(size_t mr, size_t nc,
                                                            const void *w, uint8_t *c,
                                                            size_t c_stride,
                                                            const zsq_gemm_requant_params *p);
+void zsq_qu8_qc8w_igemm_requant_ukernel_14x32c4__avx512vnni(size_t mr, size_t nc, size_t kc,
+                                                            size_t ks, const uint8_t *const *a,
+                                                            size_t a_offset, const uint8_t *zero,
+                                                            const void *w, uint8_t *c,
+                                                            size_t c_stride,
+                                                            const zsq_gemm_requant_params *p);
+void zsq_qu8_qc8w_igemm_acc_ukernel_14x32c4__avx512vnni(size_t mr, size_t nc, size_t kc, size_t ks,
+                                                        const uint8_t *const *a, size_t a_offset,
+                                                        const uint8_t *zero, const void *w,
+                                                        int32_t *c, size_t c_stride);
+void zsq_qu8_qc4w_igemm_requant_ukernel_14x32c4__avx512vnni(size_t mr, size_t nc, size_t kc,
+                                                            size_t ks, const uint8_t *const *a,
+                                                            size_t a_offset, const uint8_t *zero,
+                                                            const void *w, uint8_t *c,
+                                                            size_t c_stride,
+                                                            const zsq_gemm_requant_params *p);
+void zsq_qu8_qc4w_igemm_acc_ukernel_14x32c4__avx512vnni(size_t mr, size_t nc, size_t kc, size_t ks,
+                                                        const uint8_t *const *a, size_t a_offset,
+                                                        const uint8_t *zero, const void *w,
+                                                        int32_t *c, size_t c_stride);
+void zsq_qu8_qc8w_gemm_requant_ukernel_14x16c4__avx512vnni(size_t mr, size_t nc, size_t kc,
+                                                           const uint8_t *a, size_t a_stride,
+                                                           const void *w, uint8_t *c,
+                                                           size_t c_stride,
+                                                           const zsq_gemm_requant_params *p);
+void zsq_qu8_qc8w_gemm_acc_ukernel_14x16c4__avx512vnni(size_t mr, size_t nc, size_t kc,
+                                                       const uint8_t *a, size_t a_stride,
+                                                       const void *w, int32_t *c, size_t c_stride);
+void zsq_qu8_qc4w_gemm_requant_ukernel_14x16c4__avx512vnni(size_t mr, size_t nc, size_t kc,
+                                                           const uint8_t *a, size_t a_stride,
+                                                           const void *w, uint8_t *c,
+                                                           size_t c_stride,
+                                                           const zsq_gemm_requant_params *p);
+void zsq_qu8_qc4w_gemm_acc_ukernel_14x16c4__avx512vnni(size_t mr, size_t nc, size_t kc,
+                                                       const uint8_t *a, size_t a_stride,
+                                                       const void *w, int32_t *c, size_t c_stride);
+void zsq_qu8_qc8w_igemm_requant_ukernel_14x16c4__avx512vnni(size_t mr, size_t nc, size_t kc,
+                                                            size_t ks, const uint8_t *const *a,
+                                                            size_t a_offset, const uint8_t *zero,
+                                                            const void *w, uint8_t *c,
+                                                            size_t c_stride,
+                                                            const zsq_gemm_requant_params *p);
+void zsq_qu8_qc8w_igemm_acc_ukernel_14x16c4__avx512vnni(size_t mr, size_t nc, size_t kc, size_t ks,
+                                                        const uint8_t *const *a, size_t a_offset,
+                                                        const uint8_t *zero, const void *w,
+                                                        int32_t *c, size_t c_stride);
+void zsq_qu8_qc4w_igemm_requant_ukernel_14x16c4__avx512vnni(size_t mr, size_t nc, size_t kc,
+                                                            size_t ks, const uint8_t *const *a,
+                                                            size_t a_offset, const uint8_t *zero,
+                                                            const void *w, uint8_t *c,
+                                                            size_t c_stride,
+                                                            const zsq_gemm_requant_params *p);
+void zsq_qu8_qc4w_igemm_acc_ukernel_14x16c4__avx512vnni(size_t mr, size_t nc, size_t kc, size_t ks,
+                                                        const uint8_t *const *a, size_t a_offset,
+                                                        const uint8_t *zero, const void *w,
+                                                        int32_t *c, size_t c_stride);
+void zsq_qu8_qc8w_igemm_requant_ukernel_6x16c2__avx2(size_t mr, size_t nc, size_t kc, size_t ks,
+                                                     const uint8_t *const *a, size_t a_offset,
+                                                     const uint8_t *zero, const void *w, uint8_t *c,
+                                                     size_t c_stride,
+                                                     const zsq_gemm_requant_params *p);
+void zsq_qu8_qc8w_igemm_acc_ukernel_6x16c2__avx2(size_t mr, size_t nc, size_t kc, size_t ks,
+                                                 const uint8_t *const *a, size_t a_offset,
+                                                 const uint8_t *zero, const void *w, int32_t *c,
+                                                 size_t c_stride);
+void zsq_qu8_qc4w_igemm_requant_ukernel_4x16c4__avx2(size_t mr, size_t nc, size_t kc, size_t ks,
+                                                     const uint8_t *const *a, size_t a_offset,
+                                                     const uint8_t *zero, const void *w, uint8_t *c,
+                                                     size_t c_stride,
+                                                     const zsq_gemm_requant_params *p);
+void zsq_qu8_qc4w_igemm_acc_ukernel_4x16c4__avx2(size_t mr, size_t nc, size_t kc, size_t ks,
+                                                 const uint8_t *const *a, size_t a_offset,
+                                                 const uint8_t *zero, const void *w, int32_t *c,
+                                                 size_t c_stride);
 void zsq_qu8_qc8w_gemm_acc_ukernel_6x16c2__avx2(size_t mr, size_t nc, size_t kc, const uint8_t *a,
                                                 size_t a_stride, const void *w, int32_t *c,
                                                 size_t c_stride);

@@ -1,13 +1,16 @@
-/* qconv.c — the dense integer convolution operator (groups == 1): weight packing, im2col,
- * pthreadpool tiling and the folded or two-stage epilogue; depthwise descs go to qdwconv. */
+/* qconv.c — the dense integer convolution operator (groups == 1): weight packing, igemm row
+ * pointers or im2col, pthreadpool tiling and the folded or two-stage epilogue; depthwise descs go
+ * to qdwconv. */
 #include "ops/qconv.h"
 
 #include <math.h>
 #include <stdio.h>
 #include <stdlib.h>
+#include <string.h>
 
 #include "core/alloc.h"
 #include "kernels/configs/gemm-config.h"
+#include "kernels/gemm/a-rows.h"
 #include "ops/qconv-check.h"
 #include "ops/qdwconv.h"
 
@@ -36,6 +39,8 @@ struct zsq_qconv {
   zsq_qconv_desc d; /* the desc's values; its array pointers are cleared */
   size_t k;         /* kh·kw·cin, the GEMM's K */
   int direct;       /* 1x1, stride 1, no padding: the NHWC input rows are A, no copy */
+  int indirect;     /* otherwise, the igemm kernels on row pointers (no copy) where the tier has
+                       them (see create_dense); im2col rows otherwise */
   int folded;       /* stage 2 folded into the requant ukernel (out == CODES, no residual) */
   const zsq_gemm_config *cfg;
   void *packed;
@@ -132,25 +137,44 @@ static zsq_status create_dense(zsq_qconv *op, const zsq_qconv_desc *d, zsq_err *
   op->folded = foldable(d, wk, op->k);
   /* A tier without a gemm_acc kernel runs the two-stage path on the scalar tier. */
   if (!op->folded && op->cfg->acc == NULL) ZSQ_TRY(zsq_gemm_config_for_isa("scalar", wt, &op->cfg));
+  /* At most 16 output channels: the tier's 16-column tile does half the 32-column one's work. */
+  if (cout <= 16 && op->cfg->narrow != NULL) op->cfg = op->cfg->narrow;
   fill_epilogue(op, d, wk);
   const zsq_gemm_config *cfg = op->cfg;
-  const size_t packed_bytes = zsq_gemm_packed_size(cout, op->k, cfg->nr, cfg->kr, cfg->wbits);
-  op->block_bytes = zsq_gemm_packed_size((size_t)cfg->nr, op->k, cfg->nr, cfg->kr, cfg->wbits);
+  /* igemm wherever the tier has it, but for cin % 4 != 0 on a KR = 1 tier (the scalar oracle):
+   * that keeps the im2col path exercised on every host. With cin % KR != 0 the igemm reads whole
+   * k-steps per tap, so its weights are padded per tap (a 1-channel stem: 9 k-steps for 3, still
+   * far cheaper than its 1-byte im2col runs); otherwise both paths share one packing. */
+  op->indirect = !op->direct && (cin % 4 == 0 || cfg->kr > 1) &&
+                 (op->folded ? (void *)cfg->igemm : (void *)cfg->igemm_acc) != NULL;
+  const size_t kcp = op->indirect ? zsq_round_up(cin, (size_t)cfg->kr) : cin, kpack = kh * kw * kcp;
+  int8_t *wp = kcp == cin ? wk : calloc(cout * kpack, 1);
+  const size_t packed_bytes = zsq_gemm_packed_size(cout, kpack, cfg->nr, cfg->kr, cfg->wbits);
+  op->block_bytes = zsq_gemm_packed_size((size_t)cfg->nr, kpack, cfg->nr, cfg->kr, cfg->wbits);
   op->packed = malloc(packed_bytes);
-  if (op->packed == NULL) {
+  if (op->packed == NULL || wp == NULL) {
+    if (wp != wk) free(wp);
     free(wk);
     return zsq_fail(err, ZSQ_ERR_NOMEM, "qconv: out of memory for %zu packed bytes", packed_bytes);
   }
-  if (cfg->wbits == 8) {
-    zsq_gemm_pack_qc8w(cout, op->k, cfg->nr, cfg->kr, wk, op->k, op->packed);
-  } else {
-    zsq_gemm_pack_qc4w(cout, op->k, cfg->nr, cfg->kr, wk, op->k, op->packed);
+  if (wp != wk) {
+    for (size_t n = 0; n < cout; n++) {
+      for (size_t t = 0; t < kh * kw; t++)
+        memcpy(wp + n * kpack + t * kcp, wk + n * op->k + t * cin, cin);
+    }
   }
+  if (cfg->wbits == 8) {
+    zsq_gemm_pack_qc8w(cout, kpack, cfg->nr, cfg->kr, wp, kpack, op->packed);
+  } else {
+    zsq_gemm_pack_qc4w(cout, kpack, cfg->nr, cfg->kr, wp, kpack, op->packed);
+  }
+  if (wp != wk) free(wp);
   free(wk);
   if (op->folded) {
-    snprintf(op->name, sizeof op->name, "%s", cfg->name);
+    snprintf(op->name, sizeof op->name, "%s", op->indirect ? cfg->igemm_name : cfg->name);
   } else {
-    snprintf(op->name, sizeof op->name, "%s+%s", cfg->acc_name, cfg->requant2_name);
+    snprintf(op->name, sizeof op->name, "%s+%s", op->indirect ? cfg->igemm_acc_name : cfg->acc_name,
+             cfg->requant2_name);
   }
   return ZSQ_OK;
 }
@@ -200,6 +224,17 @@ static size_t slot_count(const zsq_qconv *op, size_t pixels) {
   return panels < MAX_SLOTS ? panels : MAX_SLOTS;
 }
 
+/* The igemm's scratch: one image's row pointers (output pixel-major, kh·kw taps each) after an
+ * alignment pad, then the zero row (cin codes of za) the padding taps point at. */
+static size_t indirection_count(const zsq_conv_geom *g) {
+  return (size_t)(g->oh * g->ow * g->kh * g->kw);
+}
+
+static const uint8_t **indirection_at(void *scratch) {
+  const uintptr_t a = (uintptr_t)scratch, align = sizeof(const uint8_t *);
+  return (const uint8_t **)(a + (align - a % align) % align);
+}
+
 size_t zsq_qconv_scratch_size(const zsq_qconv *op, int64_t n, int64_t h, int64_t w,
                               size_t threads) {
   if (op->dw != NULL) return zsq_qdwconv_scratch_size(op->dw, n, h, w, threads);
@@ -207,6 +242,9 @@ size_t zsq_qconv_scratch_size(const zsq_qconv *op, int64_t n, int64_t h, int64_t
   if (op->direct) return 0;
   zsq_conv_geom g;
   zsq_conv_geom_init(&op->d, h, w, &g);
+  if (op->indirect) {
+    return sizeof(const uint8_t *) * (indirection_count(&g) + 1) + (size_t)op->d.cin;
+  }
   const int64_t dims[3] = {n, g.oh, g.ow};
   const int64_t pixels = zsq_dims_product(dims, 3);
   if (pixels < 0) return SIZE_MAX;
@@ -225,6 +263,8 @@ typedef struct run_ctx {
   const void *res;
   void *out;
   uint8_t *col;                     /* im2col path: slots x panel_rows x K bytes of scratch */
+  const uint8_t *const *ind;        /* igemm path: image 0's row pointers, in the scratch */
+  const uint8_t *zero;              /* igemm path: the padding row, in the scratch */
   size_t pixels, panel_rows, slots; /* M, rows per panel, scratch slots */
 } run_ctx;
 
@@ -233,8 +273,19 @@ static const uint8_t *packed_columns(const zsq_qconv *op, size_t n) {
   return (const uint8_t *)op->packed + n / (size_t)op->cfg->nr * op->block_bytes;
 }
 
-static void folded_rows(const zsq_qconv *op, size_t mc, size_t nc, size_t n0, const uint8_t *a,
-                        size_t a_stride, uint8_t *out) {
+/* The A rows from row m of src on (strided rows or row pointers). */
+static zsq_a_rows rows_from(const zsq_a_rows *src, size_t m) {
+  zsq_a_rows s = *src;
+  if (s.ind != NULL) {
+    s.ind += m * s.ks;
+  } else {
+    s.a += m * s.a_stride;
+  }
+  return s;
+}
+
+static void folded_rows(const zsq_qconv *op, size_t mc, size_t nc, size_t n0, const zsq_a_rows *src,
+                        uint8_t *out) {
   const zsq_gemm_config *cfg = op->cfg;
   const size_t cout = (size_t)op->d.cout, mr = (size_t)cfg->mr;
   const zsq_gemm_requant_params p = {op->bias + n0, op->mult + n0, op->offset + n0, NULL,
@@ -242,12 +293,18 @@ static void folded_rows(const zsq_qconv *op, size_t mc, size_t nc, size_t n0, co
   const uint8_t *w = packed_columns(op, n0);
   for (size_t m = 0; m < mc; m += mr) {
     const size_t rows = mc - m < mr ? mc - m : mr;
-    cfg->ukernel(rows, nc, op->k, a + m * a_stride, a_stride, w, out + m * cout, cout, &p);
+    const zsq_a_rows s = rows_from(src, m);
+    if (s.ind != NULL) {
+      cfg->igemm(rows, nc, (size_t)op->d.cin, s.ks, s.ind, s.a_offset, s.zero, w, out + m * cout,
+                 cout, &p);
+    } else {
+      cfg->ukernel(rows, nc, op->k, s.a, s.a_stride, w, out + m * cout, cout, &p);
+    }
   }
 }
 
-static void two_stage_rows(const zsq_qconv *op, size_t mc, size_t nc, size_t n0, const uint8_t *a,
-                           size_t a_stride, const uint8_t *res, uint8_t *out) {
+static void two_stage_rows(const zsq_qconv *op, size_t mc, size_t nc, size_t n0,
+                           const zsq_a_rows *src, const uint8_t *res, uint8_t *out) {
   const zsq_gemm_config *cfg = op->cfg;
   const size_t cout = (size_t)op->d.cout, mr = (size_t)cfg->mr;
   const size_t res_bytes = op->d.residual == ZSQ_QRES_F32 ? sizeof(float) : 1;
@@ -265,10 +322,16 @@ static void two_stage_rows(const zsq_qconv *op, size_t mc, size_t nc, size_t n0,
   };
   for (size_t m = 0; m < mc; m += mr) {
     const size_t rows = mc - m < mr ? mc - m : mr;
+    const zsq_a_rows s = rows_from(src, m);
     for (size_t j = 0; j < nc; j += ACC_COLS) {
       const size_t cols = nc - j < ACC_COLS ? nc - j : ACC_COLS, n = n0 + j;
-      cfg->acc(rows, cols, op->k, a + m * a_stride, a_stride, packed_columns(op, n), acc,
-               ACC_COLS * sizeof(int32_t));
+      if (s.ind != NULL) {
+        cfg->igemm_acc(rows, cols, (size_t)op->d.cin, s.ks, s.ind, s.a_offset, s.zero,
+                       packed_columns(op, n), acc, ACC_COLS * sizeof(int32_t));
+      } else {
+        cfg->acc(rows, cols, op->k, s.a, s.a_stride, packed_columns(op, n), acc,
+                 ACC_COLS * sizeof(int32_t));
+      }
       p.bias = op->bias + n;
       p.mult = op->mult + n;
       p.offset = op->offset + n;
@@ -282,35 +345,63 @@ static void two_stage_rows(const zsq_qconv *op, size_t mc, size_t nc, size_t n0,
   }
 }
 
-/* Output pixels [m0, m0 + mc) x channels [n0, n0 + nc) from A (mc rows of K codes). */
+/* Output pixels [m0, m0 + mc) x channels [n0, n0 + nc) from the mc A rows of src. */
 static void gemm_rows(const run_ctx *c, size_t m0, size_t mc, size_t n0, size_t nc,
-                      const uint8_t *a, size_t a_stride) {
+                      const zsq_a_rows *src) {
   const zsq_qconv *op = c->op;
   const size_t cout = (size_t)op->d.cout;
   const size_t out_bytes = op->d.out == ZSQ_QOUT_F32 ? sizeof(float) : 1;
   uint8_t *out = (uint8_t *)c->out + (m0 * cout + n0) * out_bytes;
   if (op->folded) {
-    folded_rows(op, mc, nc, n0, a, a_stride, out);
+    folded_rows(op, mc, nc, n0, src, out);
     return;
   }
   const size_t res_bytes = op->d.residual == ZSQ_QRES_F32 ? sizeof(float) : 1;
   const uint8_t *res =
       c->res != NULL ? (const uint8_t *)c->res + (m0 * cout + n0) * res_bytes : NULL;
-  two_stage_rows(op, mc, nc, n0, a, a_stride, res, out);
+  two_stage_rows(op, mc, nc, n0, src, res, out);
 }
 
 /* 1x1 path: a tile of output pixels x channels, A read in place from the NHWC input. */
 static void direct_tile(void *arg, size_t m0, size_t n0, size_t mc, size_t nc) {
   const run_ctx *c = arg;
   const size_t cin = (size_t)c->op->d.cin;
-  gemm_rows(c, m0, mc, n0, nc, c->in + m0 * cin, cin);
+  const zsq_a_rows src = zsq_a_rows_gemm(c->in + m0 * cin, cin);
+  gemm_rows(c, m0, mc, n0, nc, &src);
+}
+
+/* Image 0's row pointers: output pixel p, tap (ky, kx) at ind[p·kh·kw + ky·kw + kx], the zero
+ * row where the tap lies in the padding. Another image's rows are these moved by its offset. */
+static void build_indirection(const zsq_conv_geom *g, const uint8_t *in, const uint8_t *zero,
+                              const uint8_t **ind) {
+  const size_t cin = (size_t)g->cin;
+  for (int64_t oy = 0; oy < g->oh; oy++) {
+    for (int64_t ox = 0; ox < g->ow; ox++) {
+      for (int64_t ky = 0; ky < g->kh; ky++) {
+        const int64_t iy = oy * g->sh - g->pt + ky * g->dh;
+        for (int64_t kx = 0; kx < g->kw; kx++, ind++) {
+          const int64_t ix = ox * g->sw - g->pl + kx * g->dw;
+          const int inside = iy >= 0 && iy < g->h && ix >= 0 && ix < g->w;
+          *ind = inside ? in + (size_t)(iy * g->w + ix) * cin : zero;
+        }
+      }
+    }
+  }
+}
+
+/* igemm path: a tile of one image's output pixels [p0, p0 + pc) x channels [n0, n0 + nc). */
+static void igemm_tile(void *arg, size_t img, size_t p0, size_t n0, size_t pc, size_t nc) {
+  const run_ctx *c = arg;
+  const size_t ks = (size_t)(c->g.kh * c->g.kw), opix = (size_t)(c->g.oh * c->g.ow);
+  const size_t image_bytes = (size_t)(c->g.h * c->g.w * c->g.cin);
+  const zsq_a_rows src = zsq_a_rows_igemm(c->ind + p0 * ks, ks, img * image_bytes, c->zero);
+  gemm_rows(c, img * opix + p0, pc, n0, nc, &src);
 }
 
 /* im2col path: slot s of the scratch owns a panel_rows x K buffer and a contiguous run of row
  * panels; each panel's im2col rows are built there and consumed at once by the GEMM over all of
- * N (hot in L1/L2, and no thread index needed: pthreadpool runs each slot once). im2col rather
- * than an indirection buffer: the GEMM kernels read contiguous A rows and an igemm family (a
- * pointer per tap) does not exist yet; the copy is K bytes per pixel against K·cout MACs. */
+ * N (hot in L1/L2, and no thread index needed: pthreadpool runs each slot once). The path of
+ * tiers without igemm kernels, and of the scalar tier for cin % 4 != 0. */
 static void im2col_slot(void *arg, size_t s) {
   const run_ctx *c = arg;
   const zsq_qconv *op = c->op;
@@ -320,7 +411,8 @@ static void im2col_slot(void *arg, size_t s) {
     const size_t m0 = p * c->panel_rows;
     const size_t mc = c->pixels - m0 < c->panel_rows ? c->pixels - m0 : c->panel_rows;
     zsq_im2col_rows(&c->g, c->in, (uint8_t)op->d.in_zero_point, m0, mc, buf);
-    gemm_rows(c, m0, mc, 0, (size_t)op->d.cout, buf, op->k);
+    const zsq_a_rows src = zsq_a_rows_gemm(buf, op->k);
+    gemm_rows(c, m0, mc, 0, (size_t)op->d.cout, &src);
   }
 }
 
@@ -344,6 +436,17 @@ zsq_status zsq_qconv_run(const zsq_qconv *op, int64_t n, int64_t h, int64_t w, c
   if (op->direct) {
     pthreadpool_parallelize_2d_tile_2d(tp, direct_tile, &c, c.pixels, (size_t)op->d.cout,
                                        c.panel_rows, TASK_COLS, 0);
+  } else if (op->indirect) {
+    /* Built once per call (the input shape is known only here; run() stays const and
+     * reentrant), for one image: oh·ow·kh·kw pointers against the GEMM's oh·ow·K·cout MACs. */
+    const uint8_t **ind = indirection_at(scratch);
+    uint8_t *zero = (uint8_t *)(ind + indirection_count(&c.g));
+    memset(zero, op->d.in_zero_point, (size_t)op->d.cin);
+    build_indirection(&c.g, in, zero, ind);
+    c.ind = ind;
+    c.zero = zero;
+    pthreadpool_parallelize_3d_tile_2d(tp, igemm_tile, &c, (size_t)n, (size_t)(c.g.oh * c.g.ow),
+                                       (size_t)op->d.cout, c.panel_rows, TASK_COLS, 0);
   } else {
     c.slots = slot_count(op, c.pixels);
     pthreadpool_parallelize_1d(tp, im2col_slot, &c, c.slots, 0);

@@ -76,9 +76,9 @@ void zsq_qconv_destroy(zsq_qconv *op);
 void zsq_qconv_output_size(const zsq_qconv *op, int64_t h, int64_t w, int64_t *oh, int64_t *ow);
 
 /* Scratch bytes run() needs for n images of h × w with up to `threads` threads in the pool
- * (dense: at most 32 panels of im2col rows whatever the thread count, 0 for a 1×1 stride-1
- * unpadded conv; its int32 tiles live on each task's stack). The caller owns the scratch; run()
- * does not allocate. */
+ * (dense: one image's igemm row pointers and a zero row, or at most 32 panels of im2col rows
+ * whatever the thread count, 0 for a 1×1 stride-1 unpadded conv; its int32 tiles live on each
+ * task's stack). The caller owns the scratch; run() does not allocate. */
 size_t zsq_qconv_scratch_size(const zsq_qconv *op, int64_t n, int64_t h, int64_t w, size_t threads);
 
 /* in: n × h × w × cin codes (NHWC, channel contiguous); out: n × oh × ow × cout codes (u8) or

@@ -22,32 +22,65 @@
 enum { TIER_SCALAR, TIER_AVX2, TIER_AVX512VNNI, TIER_NEON, TIER_NEONDOT, TIER_COUNT };
 
 #define CONFIG(fn, isa, mr, nr, kr, wbits) \
-  { fn, #fn, isa, mr, nr, kr, wbits, NULL, NULL, NULL, NULL }
-#define CONFIG_ACC(fn, isa, mr, nr, kr, wbits, acc, requant2) \
-  { fn, #fn, isa, mr, nr, kr, wbits, acc, #acc, requant2, #requant2 }
+  { fn, #fn, isa, mr, nr, kr, wbits, NULL, NULL, NULL, NULL, NULL, NULL, NULL, NULL, NULL }
+#define CONFIG_IGEMM(fn, isa, mr, nr, kr, wbits, acc, requant2, igemm, igemm_acc, narrow)      \
+  {                                                                                            \
+    fn, #fn, isa, mr, nr, kr, wbits, acc, #acc, requant2, #requant2, igemm, #igemm, igemm_acc, \
+        #igemm_acc, narrow                                                                     \
+  }
+
+#if defined(__x86_64__) || defined(__i386__)
+/* The 14x16 VNNI tile for cout <= 16: the 14x32 tile would spend half its vpdpbusd on padding. */
+static const zsq_gemm_config narrow_avx512vnni[ZSQ_GEMM_WT_COUNT] = {
+    CONFIG_IGEMM(zsq_qu8_qc8w_gemm_requant_ukernel_14x16c4__avx512vnni, "avx512vnni", 14, 16, 4, 8,
+                 zsq_qu8_qc8w_gemm_acc_ukernel_14x16c4__avx512vnni,
+                 zsq_qs32_requant2_ukernel_x16__avx512vnni,
+                 zsq_qu8_qc8w_igemm_requant_ukernel_14x16c4__avx512vnni,
+                 zsq_qu8_qc8w_igemm_acc_ukernel_14x16c4__avx512vnni, NULL),
+    CONFIG_IGEMM(zsq_qu8_qc4w_gemm_requant_ukernel_14x16c4__avx512vnni, "avx512vnni", 14, 16, 4, 4,
+                 zsq_qu8_qc4w_gemm_acc_ukernel_14x16c4__avx512vnni,
+                 zsq_qs32_requant2_ukernel_x16__avx512vnni,
+                 zsq_qu8_qc4w_igemm_requant_ukernel_14x16c4__avx512vnni,
+                 zsq_qu8_qc4w_igemm_acc_ukernel_14x16c4__avx512vnni, NULL),
+};
+#endif
 
 static const zsq_gemm_config tables[TIER_COUNT][ZSQ_GEMM_WT_COUNT] = {
-    [TIER_SCALAR] = {CONFIG_ACC(zsq_qu8_qc8w_gemm_requant_ukernel_1x1c1__scalar, "scalar", 1, 1, 1,
-                                8, zsq_qu8_qc8w_gemm_acc_ukernel_1x1c1__scalar,
-                                zsq_qs32_requant2_ukernel_x1__scalar),
-                     CONFIG_ACC(zsq_qu8_qc4w_gemm_requant_ukernel_1x2c1__scalar, "scalar", 1, 2, 1,
-                                4, zsq_qu8_qc4w_gemm_acc_ukernel_1x2c1__scalar,
-                                zsq_qs32_requant2_ukernel_x1__scalar)},
+    [TIER_SCALAR] = {CONFIG_IGEMM(zsq_qu8_qc8w_gemm_requant_ukernel_1x1c1__scalar, "scalar", 1, 1,
+                                  1, 8, zsq_qu8_qc8w_gemm_acc_ukernel_1x1c1__scalar,
+                                  zsq_qs32_requant2_ukernel_x1__scalar,
+                                  zsq_qu8_qc8w_igemm_requant_ukernel_1x1c1__scalar,
+                                  zsq_qu8_qc8w_igemm_acc_ukernel_1x1c1__scalar, NULL),
+                     CONFIG_IGEMM(zsq_qu8_qc4w_gemm_requant_ukernel_1x2c1__scalar, "scalar", 1, 2,
+                                  1, 4, zsq_qu8_qc4w_gemm_acc_ukernel_1x2c1__scalar,
+                                  zsq_qs32_requant2_ukernel_x1__scalar,
+                                  zsq_qu8_qc4w_igemm_requant_ukernel_1x2c1__scalar,
+                                  zsq_qu8_qc4w_igemm_acc_ukernel_1x2c1__scalar, NULL)},
 #if defined(__x86_64__) || defined(__i386__)
-    [TIER_AVX2] = {CONFIG_ACC(zsq_qu8_qc8w_gemm_requant_ukernel_6x16c2__avx2, "avx2", 6, 16, 2, 8,
-                              zsq_qu8_qc8w_gemm_acc_ukernel_6x16c2__avx2,
-                              zsq_qs32_requant2_ukernel_x8__avx2),
-                   CONFIG_ACC(zsq_qu8_qc4w_gemm_requant_ukernel_4x16c4__avx2, "avx2", 4, 16, 4, 4,
-                              zsq_qu8_qc4w_gemm_acc_ukernel_4x16c4__avx2,
-                              zsq_qs32_requant2_ukernel_x8__avx2)},
-    [TIER_AVX512VNNI] = {CONFIG_ACC(zsq_qu8_qc8w_gemm_requant_ukernel_14x32c4__avx512vnni,
-                                    "avx512vnni", 14, 32, 4, 8,
-                                    zsq_qu8_qc8w_gemm_acc_ukernel_14x32c4__avx512vnni,
-                                    zsq_qs32_requant2_ukernel_x16__avx512vnni),
-                         CONFIG_ACC(zsq_qu8_qc4w_gemm_requant_ukernel_14x32c4__avx512vnni,
-                                    "avx512vnni", 14, 32, 4, 4,
-                                    zsq_qu8_qc4w_gemm_acc_ukernel_14x32c4__avx512vnni,
-                                    zsq_qs32_requant2_ukernel_x16__avx512vnni)},
+    [TIER_AVX2] = {CONFIG_IGEMM(zsq_qu8_qc8w_gemm_requant_ukernel_6x16c2__avx2, "avx2", 6, 16, 2, 8,
+                                zsq_qu8_qc8w_gemm_acc_ukernel_6x16c2__avx2,
+                                zsq_qs32_requant2_ukernel_x8__avx2,
+                                zsq_qu8_qc8w_igemm_requant_ukernel_6x16c2__avx2,
+                                zsq_qu8_qc8w_igemm_acc_ukernel_6x16c2__avx2, NULL),
+                   CONFIG_IGEMM(zsq_qu8_qc4w_gemm_requant_ukernel_4x16c4__avx2, "avx2", 4, 16, 4, 4,
+                                zsq_qu8_qc4w_gemm_acc_ukernel_4x16c4__avx2,
+                                zsq_qs32_requant2_ukernel_x8__avx2,
+                                zsq_qu8_qc4w_igemm_requant_ukernel_4x16c4__avx2,
+                                zsq_qu8_qc4w_igemm_acc_ukernel_4x16c4__avx2, NULL)},
+    [TIER_AVX512VNNI] = {CONFIG_IGEMM(zsq_qu8_qc8w_gemm_requant_ukernel_14x32c4__avx512vnni,
+                                      "avx512vnni", 14, 32, 4, 8,
+                                      zsq_qu8_qc8w_gemm_acc_ukernel_14x32c4__avx512vnni,
+                                      zsq_qs32_requant2_ukernel_x16__avx512vnni,
+                                      zsq_qu8_qc8w_igemm_requant_ukernel_14x32c4__avx512vnni,
+                                      zsq_qu8_qc8w_igemm_acc_ukernel_14x32c4__avx512vnni,
+                                      &narrow_avx512vnni[ZSQ_GEMM_QC8W]),
+                         CONFIG_IGEMM(zsq_qu8_qc4w_gemm_requant_ukernel_14x32c4__avx512vnni,
+                                      "avx512vnni", 14, 32, 4, 4,
+                                      zsq_qu8_qc4w_gemm_acc_ukernel_14x32c4__avx512vnni,
+                                      zsq_qs32_requant2_ukernel_x16__avx512vnni,
+                                      zsq_qu8_qc4w_igemm_requant_ukernel_14x32c4__avx512vnni,
+                                      zsq_qu8_qc4w_igemm_acc_ukernel_14x32c4__avx512vnni,
+                                      &narrow_avx512vnni[ZSQ_GEMM_QC4W])},
 #endif
 #if defined(__aarch64__)
     [TIER_NEON] = {CONFIG(zsq_qu8_qc8w_gemm_requant_ukernel_4x16c1__neon, "neon", 4, 16, 1, 8),

@@ -14,7 +14,10 @@ typedef enum zsq_gemm_wt { ZSQ_GEMM_QC8W = 0, ZSQ_GEMM_QC4W = 1, ZSQ_GEMM_WT_COU
 
 /* A ukernel and the packing it reads: pack with zsq_gemm_pack_qc{8,4}w(n, k, nr, kr, ...).
  * Tiers with a two-stage path also give the gemm_acc kernel on the same packing and the int32
- * epilogue (requant2.h) that follows it; both NULL where the tier has none yet. */
+ * epilogue (requant2.h) that follows it; both NULL where the tier has none yet. Tiers with the
+ * igemm family (gemm.h) give its requant and acc kernels on the same tile and packing (NULL
+ * otherwise), and `narrow` is the tier's 16-column tile for layers of at most 16 output channels
+ * (NULL where the tier has none; its own `narrow` is NULL). */
 typedef struct zsq_gemm_config {
   zsq_gemm_requant_ukernel_fn ukernel;
   const char *name; /* the ukernel's function name */
@@ -24,6 +27,11 @@ typedef struct zsq_gemm_config {
   const char *acc_name;
   zsq_requant2_ukernel_fn requant2;
   const char *requant2_name;
+  zsq_igemm_requant_ukernel_fn igemm;
+  const char *igemm_name;
+  zsq_igemm_acc_ukernel_fn igemm_acc;
+  const char *igemm_acc_name;
+  const struct zsq_gemm_config *narrow;
 } zsq_gemm_config;
 
 /* The best kernel the host runs for weight width wt. Never NULL (the scalar tier runs anywhere). */

@@ -4,6 +4,7 @@
 #ifndef ZSQ_KERNELS_GEMM_AVX2_4X16C4_H
 #define ZSQ_KERNELS_GEMM_AVX2_4X16C4_H
 
+#include "kernels/gemm/a-rows.h"
 #include "kernels/gemm/requant-avx2.h"
 #include "kernels/unroll.h"
 
@@ -29,27 +30,30 @@ static inline __attribute__((always_inline)) void zsq_avx2_c4_step(
   }
 }
 
-/* C[mr][nc]: requantized codes (p != NULL) or, with p == NULL (a literal: the gemm_acc family),
- * int32 rows of the raw Σ a·w. c_stride is in bytes either way. */
+/* C[mr][nc] over the rows and taps of src (gemm or igemm): requantized codes (p != NULL) or, with p
+ * == NULL (a literal: the gemm_acc family), int32 rows of the raw Σ a·w. c_stride is in bytes
+ * either way. */
 static inline __attribute__((always_inline)) void zsq_avx2_4x16c4_tile(
-    size_t mr, size_t nc, size_t kc, const uint8_t *a, size_t a_stride, const void *w, void *cv,
+    size_t mr, size_t nc, size_t kc, const zsq_a_rows *src, const void *w, void *cv,
     size_t c_stride, const zsq_gemm_requant_params *p) {
   uint8_t *c = cv;
-  const uint8_t *ar[ZSQ_AVX2_C4_MR];
-  for (size_t i = 0; i < ZSQ_AVX2_C4_MR; i++) ar[i] = a + (i < mr ? i : mr - 1) * a_stride;
   const uint8_t *wp = w;
   for (size_t n0 = 0; n0 < nc; n0 += 16) {
     __m256i acc[ZSQ_AVX2_C4_MR][2];
     ZSQ_UNROLL for (size_t i = 0; i < ZSQ_AVX2_C4_MR; i++) {
       acc[i][0] = acc[i][1] = _mm256_setzero_si256();
     }
-    size_t k = 0;
-    for (; k + 4 <= kc; k += 4, wp += sizeof(zsq_qc4w_block_16x4)) {
-      zsq_avx2_c4_step(acc, ar, k, 4, wp);
-    }
-    if (k < kc) {
-      zsq_avx2_c4_step(acc, ar, k, kc - k, wp);
-      wp += sizeof(zsq_qc4w_block_16x4);
+    for (size_t t = 0; t < src->ks; t++) {
+      const uint8_t *ar[ZSQ_AVX2_C4_MR];
+      for (size_t i = 0; i < ZSQ_AVX2_C4_MR; i++) ar[i] = zsq_a_row(src, i < mr ? i : mr - 1, t);
+      size_t k = 0;
+      for (; k + 4 <= kc; k += 4, wp += sizeof(zsq_qc4w_block_16x4)) {
+        zsq_avx2_c4_step(acc, ar, k, 4, wp);
+      }
+      if (k < kc) {
+        zsq_avx2_c4_step(acc, ar, k, kc - k, wp);
+        wp += sizeof(zsq_qc4w_block_16x4);
+      }
     }
     zsq_store_tile_avx2(ZSQ_AVX2_C4_MR, acc, mr, n0, nc, c, c_stride, p);
   }

@@ -3,6 +3,7 @@
 #ifndef ZSQ_KERNELS_GEMM_AVX2_6X16C2_H
 #define ZSQ_KERNELS_GEMM_AVX2_6X16C2_H
 
+#include "kernels/gemm/a-rows.h"
 #include "kernels/gemm/requant-avx2.h"
 #include "kernels/unroll.h"
 
@@ -27,27 +28,30 @@ static inline __attribute__((always_inline)) void zsq_avx2_c2_step(
   }
 }
 
-/* C[mr][nc]: requantized codes (p != NULL) or, with p == NULL (a literal: the gemm_acc family),
- * int32 rows of the raw Σ a·w. c_stride is in bytes either way. */
+/* C[mr][nc] over the rows and taps of src (gemm or igemm): requantized codes (p != NULL) or, with p
+ * == NULL (a literal: the gemm_acc family), int32 rows of the raw Σ a·w. c_stride is in bytes
+ * either way. */
 static inline __attribute__((always_inline)) void zsq_avx2_6x16c2_tile(
-    size_t mr, size_t nc, size_t kc, const uint8_t *a, size_t a_stride, const void *w, void *cv,
+    size_t mr, size_t nc, size_t kc, const zsq_a_rows *src, const void *w, void *cv,
     size_t c_stride, const zsq_gemm_requant_params *p) {
   uint8_t *c = cv;
-  const uint8_t *ar[ZSQ_AVX2_C2_MR];
-  for (size_t i = 0; i < ZSQ_AVX2_C2_MR; i++) ar[i] = a + (i < mr ? i : mr - 1) * a_stride;
   const int8_t *wp = w;
   for (size_t n0 = 0; n0 < nc; n0 += 16) {
     __m256i acc[ZSQ_AVX2_C2_MR][2];
     ZSQ_UNROLL for (size_t i = 0; i < ZSQ_AVX2_C2_MR; i++) {
       acc[i][0] = acc[i][1] = _mm256_setzero_si256();
     }
-    size_t k = 0;
-    for (; k + 2 <= kc; k += 2, wp += sizeof(zsq_qc8w_block_16x2)) {
-      zsq_avx2_c2_step(acc, ar, k, 1, wp);
-    }
-    if (k < kc) { /* odd K: the last code alone (its padded weight is zero) */
-      zsq_avx2_c2_step(acc, ar, k, 0, wp);
-      wp += sizeof(zsq_qc8w_block_16x2);
+    for (size_t t = 0; t < src->ks; t++) {
+      const uint8_t *ar[ZSQ_AVX2_C2_MR];
+      for (size_t i = 0; i < ZSQ_AVX2_C2_MR; i++) ar[i] = zsq_a_row(src, i < mr ? i : mr - 1, t);
+      size_t k = 0;
+      for (; k + 2 <= kc; k += 2, wp += sizeof(zsq_qc8w_block_16x2)) {
+        zsq_avx2_c2_step(acc, ar, k, 1, wp);
+      }
+      if (k < kc) { /* odd K: the last code alone (its padded weight is zero) */
+        zsq_avx2_c2_step(acc, ar, k, 0, wp);
+        wp += sizeof(zsq_qc8w_block_16x2);
+      }
     }
     zsq_store_tile_avx2(ZSQ_AVX2_C2_MR, acc, mr, n0, nc, c, c_stride, p);
   }

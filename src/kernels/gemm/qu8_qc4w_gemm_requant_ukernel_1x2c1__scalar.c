@@ -1,9 +1,11 @@
-/* qu8_qc4w_gemm_requant_ukernel_1x2c1__scalar.c — W4 oracle on nibble pairs (nr=2, kr=1). */
+/* qu8_qc4w_gemm_requant_ukernel_1x2c1__scalar.c — W4 x u8 GEMM, scalar oracle on nibble pairs
+ * (nr=2, kr=1). */
 #include "kernels/gemm/scalar-tile.h"
 
 void zsq_qu8_qc4w_gemm_requant_ukernel_1x2c1__scalar(size_t mr, size_t nc, size_t kc,
                                                      const uint8_t *a, size_t a_stride,
                                                      const void *w, uint8_t *c, size_t c_stride,
                                                      const zsq_gemm_requant_params *p) {
-  zsq_scalar_gemm_tile(4, mr, nc, kc, a, a_stride, w, c, c_stride, p);
+  const zsq_a_rows src = zsq_a_rows_gemm(a, a_stride);
+  zsq_scalar_tile(4, mr, nc, kc, &src, w, c, c_stride, p);
 }

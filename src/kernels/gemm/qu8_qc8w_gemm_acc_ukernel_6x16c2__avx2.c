@@ -4,5 +4,6 @@
 void zsq_qu8_qc8w_gemm_acc_ukernel_6x16c2__avx2(size_t mr, size_t nc, size_t kc, const uint8_t *a,
                                                 size_t a_stride, const void *w, int32_t *c,
                                                 size_t c_stride) {
-  zsq_avx2_6x16c2_tile(mr, nc, kc, a, a_stride, w, c, c_stride, NULL);
+  const zsq_a_rows src = zsq_a_rows_gemm(a, a_stride);
+  zsq_avx2_6x16c2_tile(mr, nc, kc, &src, w, c, c_stride, NULL);
 }

@@ -5,5 +5,6 @@ void zsq_qu8_qc8w_gemm_requant_ukernel_6x16c2__avx2(size_t mr, size_t nc, size_t
                                                     const uint8_t *a, size_t a_stride,
                                                     const void *w, uint8_t *c, size_t c_stride,
                                                     const zsq_gemm_requant_params *p) {
-  zsq_avx2_6x16c2_tile(mr, nc, kc, a, a_stride, w, c, c_stride, p);
+  const zsq_a_rows src = zsq_a_rows_gemm(a, a_stride);
+  zsq_avx2_6x16c2_tile(mr, nc, kc, &src, w, c, c_stride, p);
 }
