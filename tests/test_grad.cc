@@ -444,7 +444,8 @@ TEST(Sgemm, AtbMatchesReference) {
 }
 
 // The fast backward (deconvolution + im2col GEMM) against the direct loops, on layer shapes of the
-// ResNet-20 teacher (3×3 stride 1 and 2, 1×1 projection) and a depthwise MobileNet layer.
+// ResNet-20 teacher (3×3 stride 1 and 2, 1×1 projection) and a depthwise MobileNet layer, on the
+// second backward of a gradient object (the input gradient is written, not accumulated).
 TEST(Grad, ConvFastPathMatchesReferenceLoops) {
   struct Case {
     std::vector<int64_t> in, w;
@@ -473,12 +474,15 @@ TEST(Grad, ConvFastPathMatchesReferenceLoops) {
     std::vector<float> x = dense(numel(cs.in), rng);
     const void *in[1] = {x.data()};
     const zsq_value *y = zsq_fplan_value(p, c.g->outputs[0]);
-    std::vector<float> out(y->numel), gy = dense(y->numel, rng);
+    std::vector<float> out(y->numel), stale = dense(y->numel, rng), gy = dense(y->numel, rng);
     void *outs[1] = {out.data()};
     zsq_fplan_run(p, in, outs);
-    zsq_fgrad_zero(gr);
-    std::copy(gy.begin(), gy.end(), zsq_fgrad_of(gr, c.g->outputs[0]));
-    zsq_fgrad_backward(gr);
+    // A first backward leaves its gradients behind: the second must overwrite or clear them.
+    for (const std::vector<float> *g : {&stale, &gy}) {
+      zsq_fgrad_zero(gr);
+      std::copy(g->begin(), g->end(), zsq_fgrad_of(gr, c.g->outputs[0]));
+      zsq_fgrad_backward(gr);
+    }
     zsq_fnode *node = &p->nodes[0];
     std::vector<float> rx(x.size(), 0.0f), rw(zsq_fplan_value(p, wt)->numel, 0.0f),
         rb(static_cast<size_t>(cs.w[0]), 0.0f);

@@ -101,9 +101,10 @@ TEST(SynthLoss, BatchMseMatchesFiniteDifferences) {
   const int64_t n = 4, pixels = 5, c = 3;
   zsq_bn_hook h = make_hook(c, rng);
   std::vector<float> x = randn(static_cast<size_t>(n * pixels * c), rng), g(x.size(), 0.0f);
-  zsq_bn_loss_batch(&h, x.data(), n, pixels, 1.0f, g.data());
+  zsq_bn_loss_batch(&h, x.data(), n, pixels, 1.0f, nullptr, g.data());
   fd_check(
-      x, g, [&] { return zsq_bn_loss_batch(&h, x.data(), n, pixels, 1.0f, nullptr); }, 1e-3, 2e-2);
+      x, g, [&] { return zsq_bn_loss_batch(&h, x.data(), n, pixels, 1.0f, nullptr, nullptr); },
+      1e-3, 2e-2);
   free_hook(h);
 }
 
@@ -215,10 +216,10 @@ TEST(SynthLoss, BatchStdMatchesFiniteDifferences) {
   const int64_t n = 3, pixels = 5, c = 3;
   zsq_bn_hook h = make_hook(c, rng);
   std::vector<float> x = randn(static_cast<size_t>(n * pixels * c), rng), g(x.size(), 0.0f);
-  zsq_bn_loss_batch_std(&h, x.data(), n, pixels, 1.0f, g.data());
+  zsq_bn_loss_batch_std(&h, x.data(), n, pixels, 1.0f, nullptr, g.data());
   fd_check(
-      x, g, [&] { return zsq_bn_loss_batch_std(&h, x.data(), n, pixels, 1.0f, nullptr); }, 1e-3,
-      2e-2);
+      x, g, [&] { return zsq_bn_loss_batch_std(&h, x.data(), n, pixels, 1.0f, nullptr, nullptr); },
+      1e-3, 2e-2);
   free_hook(h);
 }
 
@@ -475,7 +476,7 @@ TEST(SynthWeightStats, FirstConvMomentsMatchGaussianInput) {
   const int64_t C = hooks[0].channels;
   std::vector<double> mu(C), sd(C);
   zsq_channel_stats(static_cast<const float *>(v->data), static_cast<int64_t>(v->numel) / C, C,
-                    mu.data(), sd.data());
+                    nullptr, mu.data(), sd.data());
   for (int64_t c = 0; c < C; c++) {
     EXPECT_NEAR(sd[c] * sd[c], hooks[0].var[c], 0.2 * hooks[0].var[c]) << "channel " << c;
     EXPECT_NEAR(mu[c], hooks[0].mean[c], 0.1 * hooks[0].std[c] + 0.02) << "channel " << c;

@@ -4,6 +4,10 @@
 Usage:
   /usr/bin/python3 tools/bench_synth_torch.py [--method intraq|zeroq] [--batch 256]
       [--threads 2] [--steps 10] [--warmup 3] [--channels-last] [--onnx models/resnet20.onnx]
+      [--arch resnet20|resnet18]
+
+--arch resnet18: torchvision's ResNet-18 (random weights, 1000 classes) on 3×224×224 images, the
+ImageNet-shaped case (e.g. --batch 32); resnet20 (default) is the Fashion-MNIST teacher, 1×28×28.
 
 Prints one line per run:
   method batch threads memory-format median s/step (min..max over the timed steps)
@@ -47,12 +51,16 @@ import train_teacher as tt  # noqa: E402  (the ResNet-20 class)
 STD_EPS = 1e-6
 
 
-def build_model(onnx_path, channels_last):
+def build_model(arch, onnx_path, channels_last):
     torch.manual_seed(0)
-    model = tt.ResNet20()
-    tt.init_weights(model)
+    if arch == "resnet18":
+        import torchvision
+        model = torchvision.models.resnet18(num_classes=1000)
+    else:
+        model = tt.ResNet20()
+        tt.init_weights(model)
     source = "random"
-    if onnx_path and os.path.exists(onnx_path):
+    if arch == "resnet20" and onnx_path and os.path.exists(onnx_path):
         import onnx
         from onnx import numpy_helper
         m = onnx.load(onnx_path)
@@ -123,7 +131,7 @@ def crop_grid(y0, x0, ch, cw, flip, h, w):
 
 def run(args):
     torch.set_num_threads(args.threads)
-    model, source = build_model(args.onnx, args.channels_last)
+    model, source = build_model(args.arch, args.onnx, args.channels_last)
     bns = [m for m in model.modules() if isinstance(m, nn.BatchNorm2d)]
     captured = []
     for m in bns:
@@ -131,7 +139,8 @@ def run(args):
     rmean = [m.running_mean for m in bns]
     rvar = [m.running_var for m in bns]
     rstd = [torch.sqrt(v + STD_EPS) for v in rvar]
-    n, c, h, w = args.batch, 1, 28, 28
+    n, c, h, w = (args.batch, 3, 224, 224) if args.arch == "resnet18" else (args.batch, 1, 28, 28)
+    classes = 1000 if args.arch == "resnet18" else 10
     fmt = torch.channels_last if args.channels_last else torch.contiguous_format
 
     gen = torch.Generator().manual_seed(args.seed)
@@ -143,7 +152,7 @@ def run(args):
         x0 = torch.randn(n, c, h, w, generator=gen)
         patience = 50
     images = x0.contiguous(memory_format=fmt).requires_grad_(True)
-    labels = (torch.arange(n) % 10)[torch.randperm(n, generator=gen)]
+    labels = (torch.arange(n) % classes)[torch.randperm(n, generator=gen)]
     opt = torch.optim.Adam([images], lr=args.lr)
     sched = torch.optim.lr_scheduler.ReduceLROnPlateau(
         opt, mode="min", factor=0.1, patience=patience, threshold=1e-4, min_lr=1e-4)
@@ -192,7 +201,7 @@ def run(args):
     if len(captured) != len(bns):
         sys.exit(f"hooked {len(captured)} BN inputs, model has {len(bns)}")
     med = statistics.median(times)
-    print(f"{args.method:6s} batch {n} threads {args.threads} "
+    print(f"{args.arch} {args.method:6s} batch {n} threads {args.threads} "
           f"{'channels_last' if args.channels_last else 'contiguous  '} "
           f"median {med:.3f} s/step ({min(times):.3f}..{max(times):.3f}, "
           f"mean {statistics.mean(times):.3f}, {args.steps} steps) "
@@ -211,6 +220,7 @@ def main():
     ap.add_argument("--lr", type=float, default=0.5)
     ap.add_argument("--seed", type=int, default=0)
     ap.add_argument("--channels-last", action="store_true")
+    ap.add_argument("--arch", choices=("resnet20", "resnet18"), default="resnet20")
     ap.add_argument("--onnx", default=os.path.join(
         os.path.dirname(os.path.abspath(__file__)), "..", "models", "resnet20.onnx"),
         help="take the teacher's weights from this ONNX file if it exists ('' = random)")

@@ -8,10 +8,12 @@
 #include "float/ops.h"
 
 typedef struct conv_grad {
-  xnn_operator_t dgrad; /* input gradient: XNNPACK deconvolution with transposed weights */
-  float *w_t;           /* [group][cin/g][kh][kw][cout/g] */
-  float *gy, *dx;       /* masked output gradient; deconvolution output */
-  float *col;           /* im2col rows for the weight gradient */
+  xnn_operator_t dgrad;    /* input gradient: XNNPACK deconvolution with transposed weights */
+  float *w_t;              /* [group][cin/g][kh][kw][cout/g] */
+  float *gy, *dx;          /* masked output gradient (clamped convs); deconvolution output */
+  const float *dgrad_from; /* the deconvolution's input now: gy, or the unmasked gradient */
+  float *dgrad_to;         /* where the deconvolution writes now: dx, or a whole input gradient */
+  float *col;              /* im2col rows for the weight gradient */
   int64_t col_rows;
   uint32_t adj_h, adj_w;
   int with_dgrad; /* the input gradient is wanted (else no deconvolution is built) */

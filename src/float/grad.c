@@ -9,7 +9,8 @@
 
 struct zsq_fgrad {
   zsq_fplan *plan;
-  float **buf; /* per graph tensor */
+  float **buf;            /* per graph tensor */
+  unsigned char *pending; /* per graph tensor: zero by definition, contents stale */
 };
 
 zsq_status zsq_fgrad_create(zsq_fplan *p, const int *wrt, size_t n_wrt, zsq_fgrad **out,
@@ -25,8 +26,9 @@ zsq_status zsq_fgrad_create_ex(zsq_fplan *p, const int *wrt, size_t n_wrt, int w
   if (g == NULL) return zsq_fail(err, ZSQ_ERR_NOMEM, "out of memory");
   g->plan = p;
   g->buf = calloc(gr->n_tensors + 1, sizeof(float *));
-  if (g->buf == NULL) {
-    free(g);
+  g->pending = calloc(gr->n_tensors + 1, 1);
+  if (g->buf == NULL || g->pending == NULL) {
+    zsq_fgrad_destroy(g);
     return zsq_fail(err, ZSQ_ERR_NOMEM, "out of memory");
   }
   /* a value wants a gradient when it depends on something trained (a graph input with input
@@ -79,13 +81,10 @@ zsq_status zsq_fgrad_create_ex(zsq_fplan *p, const int *wrt, size_t n_wrt, int w
 
 void zsq_fgrad_destroy(zsq_fgrad *g) {
   if (g == NULL) return;
-  for (size_t t = 0; t < g->plan->graph->n_tensors; t++) zsq_aligned_free(g->buf[t]);
+  for (size_t t = 0; g->buf && t < g->plan->graph->n_tensors; t++) zsq_aligned_free(g->buf[t]);
   free(g->buf);
+  free(g->pending);
   free(g);
-}
-
-float *zsq_fgrad_of(zsq_fgrad *g, int t) {
-  return g->buf[t];
 }
 
 static void zero_range(void *ctx, size_t begin, size_t end) {
@@ -93,26 +92,46 @@ static void zero_range(void *ctx, size_t begin, size_t end) {
   memset(b + begin, 0, (end - begin) * sizeof(float));
 }
 
-void zsq_fgrad_zero(zsq_fgrad *g) {
-  for (size_t t = 0; t < g->plan->graph->n_tensors; t++) {
-    if (g->buf[t])
-      zsq_parallel_for(g->plan->threadpool, g->plan->values[t].numel, 65536, zero_range, g->buf[t]);
-  }
+/* Clears t's buffer if it is still pending. */
+static void settle(zsq_fgrad *g, int t) {
+  if (!g->pending[t]) return;
+  g->pending[t] = 0;
+  zsq_parallel_for(g->plan->threadpool, g->plan->values[t].numel, 65536, zero_range, g->buf[t]);
 }
 
+float *zsq_fgrad_of(zsq_fgrad *g, int t) {
+  if (g->buf[t] != NULL) settle(g, t);
+  return g->buf[t];
+}
+
+void zsq_fgrad_zero(zsq_fgrad *g) {
+  for (size_t t = 0; t < g->plan->graph->n_tensors; t++) g->pending[t] = g->buf[t] != NULL;
+}
+
+/* Backward is linear in gy: a pending (zero) gy contributes nothing, so the node is skipped. A
+ * pending input gradient is written by an operator that can (the first slot naming it), cleared
+ * otherwise. */
 void zsq_fgrad_backward(zsq_fgrad *g) {
   zsq_fplan *p = g->plan;
   for (size_t i = p->n_nodes; i-- > 0;) {
     zsq_fnode *n = &p->nodes[i];
-    const float *gy = g->buf[n->node->outputs[0]];
-    if (gy == NULL) continue;
+    const int ty = n->node->outputs[0];
+    if (g->buf[ty] == NULL || g->pending[ty]) continue;
     float *gx[ZSQ_MAX_INPUTS] = {0};
     int any = 0;
+    n->grad_write = 0;
     for (int k = 0; k < n->n_inputs; k++) {
-      int t = n->node->inputs[k];
+      const int t = n->node->inputs[k];
       gx[k] = t >= 0 ? g->buf[t] : NULL;
       any |= gx[k] != NULL;
+      if (gx[k] == NULL || !g->pending[t]) continue;
+      if (n->op->backward_writes & (1u << k)) {
+        n->grad_write |= 1u << k;
+        g->pending[t] = 0;
+      } else {
+        settle(g, t);
+      }
     }
-    if (any) n->op->backward(n, p, gy, gx);
+    if (any) n->op->backward(n, p, g->buf[ty], gx);
   }
 }

@@ -21,8 +21,13 @@ zsq_status zsq_fgrad_create(zsq_fplan *p, const int *wrt, size_t n_wrt, zsq_fgra
 zsq_status zsq_fgrad_create_ex(zsq_fplan *p, const int *wrt, size_t n_wrt, int with_input_grads,
                                zsq_fgrad **out, zsq_err *err);
 void zsq_fgrad_destroy(zsq_fgrad *g);
-/* Gradient buffer of graph tensor t (same physical layout as its value), or NULL. */
+/* Gradient buffer of graph tensor t (same physical layout as its value), or NULL. After
+ * zsq_fgrad_zero it reads as zeros. Not thread-safe: call it from one thread (it may clear the
+ * buffer on first use). */
 float *zsq_fgrad_of(zsq_fgrad *g, int t);
+/* Sets every gradient to zero. Lazily: a buffer is cleared when zsq_fgrad_of first hands it out,
+ * or, in backward, just before its first contribution, which an operator that can (see
+ * zsq_fop.backward_writes) writes in place of an add, so most buffers are never cleared. */
 void zsq_fgrad_zero(zsq_fgrad *g);
 void zsq_fgrad_backward(zsq_fgrad *g);
 

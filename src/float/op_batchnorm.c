@@ -45,49 +45,77 @@ static zsq_status bn_prepare(zsq_fnode *n, zsq_fplan *p, zsq_err *err) {
 }
 
 /* y = clamp(x·scale + shift) per channel (a fused Relu/Clip sets the clamp); for a gradient,
- * add gy·scale into gx where the forward output was strictly inside the clamp. */
+ * add gy·scale into gx where the forward output was strictly inside the clamp. One row is the
+ * channel vector of an NHWC pixel, or the inner extent of one (outer, channel) pair otherwise:
+ * each loop below runs over contiguous memory with the per-row constants hoisted. */
 typedef struct bn_ctx {
   const zsq_fnode *n;
-  const float *src;
-  float *dst;
-  int accumulate;
+  const float *gy;
+  float *gx;
 } bn_ctx;
 
-static inline float bn_one(const bn_ctx *c, const bn_state *s, int64_t i, float x, float yprev,
-                           const float *yout, size_t at) {
-  const float lo = c->n->node->act_min, hi = c->n->node->act_max;
-  if (!c->accumulate) {
-    const float v = x * s->scale[i] + s->shift[i];
-    return v < lo ? lo : (v > hi ? hi : v);
+static inline void bn_forward_row(const float *restrict x, float *restrict y, size_t len,
+                                  const float *restrict scale, const float *restrict shift,
+                                  size_t stride, float lo, float hi) {
+  for (size_t k = 0; k < len; k++) {
+    const float v = x[k] * scale[k * stride] + shift[k * stride];
+    y[k] = v < lo ? lo : (v > hi ? hi : v);
   }
-  const float g = x * s->scale[i];
-  const int inside = ((yout[at] > lo) & (yout[at] < hi)) | (lo == -INFINITY && hi == INFINITY);
-  return yprev + (inside ? g : 0.0f);
 }
 
-/* Rows of the NHWC pixel loop, or (outer × channel) rows of the other layouts. */
-static void bn_range(void *ctx, size_t begin, size_t end) {
+/* gx = (write ? 0 : gx) + gy·scale, masked by the clamp unless unclamped. */
+static inline void bn_backward_row(const float *restrict gy, const float *restrict y,
+                                   float *restrict gx, size_t len, const float *restrict scale,
+                                   size_t stride, float lo, float hi, int write) {
+  if (lo == -INFINITY && hi == INFINITY) {
+    for (size_t k = 0; k < len; k++) gx[k] = (write ? 0.0f : gx[k]) + gy[k] * scale[k * stride];
+    return;
+  }
+  for (size_t k = 0; k < len; k++) {
+    const float g = gy[k] * scale[k * stride]; /* computed unconditionally: a select vectorises */
+    const float v = ((y[k] > lo) & (y[k] < hi)) ? g : 0.0f;
+    gx[k] = write ? v : gx[k] + v;
+  }
+}
+
+/* NHWC rows are pixels (the channel advances along the row: stride 1); other layouts have
+ * (outer, channel) rows with one channel each (stride 0). The constant strides let the row loops
+ * vectorise once inlined. */
+static void bn_forward_range(void *ctx, size_t begin, size_t end) {
   const bn_ctx *c = ctx;
-  const bn_state *s = c->n->state;
-  const int64_t ch = s->channels;
-  const float *restrict x = c->src;
-  const float *yout = c->n->out[0]->data;
-  float *restrict y = c->dst;
-  if (zsq_value_is_nhwc(c->n->in[0])) {
-    for (size_t px = begin; px < end; px++) {
-      for (int64_t i = 0; i < ch; i++) {
-        const size_t at = px * (size_t)ch + (size_t)i;
-        y[at] = bn_one(c, s, i, x[at], c->accumulate ? y[at] : 0.0f, yout, at);
-      }
+  const zsq_fnode *n = c->n;
+  const bn_state *s = n->state;
+  const float *x = n->in[0]->data, lo = n->node->act_min, hi = n->node->act_max;
+  float *y = n->out[0]->data;
+  const size_t ch = (size_t)s->channels;
+  if (zsq_value_is_nhwc(n->in[0])) {
+    for (size_t r = begin; r < end; r++)
+      bn_forward_row(x + r * ch, y + r * ch, ch, s->scale, s->shift, 1, lo, hi);
+    return;
+  }
+  const size_t in = (size_t)s->inner;
+  for (size_t r = begin; r < end; r++)
+    bn_forward_row(x + r * in, y + r * in, in, s->scale + r % ch, s->shift + r % ch, 0, lo, hi);
+}
+
+static void bn_backward_range(void *ctx, size_t begin, size_t end) {
+  const bn_ctx *c = ctx;
+  const zsq_fnode *n = c->n;
+  const bn_state *s = n->state;
+  const float *y = n->out[0]->data, lo = n->node->act_min, hi = n->node->act_max;
+  const int write = n->grad_write & 1u;
+  const size_t ch = (size_t)s->channels;
+  if (zsq_value_is_nhwc(n->in[0])) {
+    for (size_t r = begin; r < end; r++) {
+      const size_t at = r * ch;
+      bn_backward_row(c->gy + at, y + at, c->gx + at, ch, s->scale, 1, lo, hi, write);
     }
     return;
   }
-  for (size_t row = begin; row < end; row++) {
-    const int64_t i = (int64_t)row % ch;
-    for (int64_t k = 0; k < s->inner; k++) {
-      const size_t at = row * (size_t)s->inner + (size_t)k;
-      y[at] = bn_one(c, s, i, x[at], c->accumulate ? y[at] : 0.0f, yout, at);
-    }
+  const size_t in = (size_t)s->inner;
+  for (size_t r = begin; r < end; r++) {
+    const size_t at = r * in;
+    bn_backward_row(c->gy + at, y + at, c->gx + at, in, s->scale + r % ch, 0, lo, hi, write);
   }
 }
 
@@ -98,14 +126,14 @@ static size_t bn_rows(const zsq_fnode *n) {
 }
 
 static void bn_forward(zsq_fnode *n, zsq_fplan *p) {
-  bn_ctx c = {n, n->in[0]->data, n->out[0]->data, 0};
-  zsq_parallel_for(p->threadpool, bn_rows(n), 256, bn_range, &c);
+  bn_ctx c = {n, NULL, NULL};
+  zsq_parallel_for(p->threadpool, bn_rows(n), 256, bn_forward_range, &c);
 }
 
 static void bn_backward(zsq_fnode *n, zsq_fplan *p, const float *gy, float *const *gx) {
   if (gx[0] == NULL) return;
-  bn_ctx c = {n, gy, gx[0], 1};
-  zsq_parallel_for(p->threadpool, bn_rows(n), 256, bn_range, &c);
+  bn_ctx c = {n, gy, gx[0]};
+  zsq_parallel_for(p->threadpool, bn_rows(n), 256, bn_backward_range, &c);
 }
 
 static void bn_release(zsq_fnode *n) {
@@ -121,4 +149,5 @@ const zsq_fop zsq_fop_batchnorm = {.prepare = bn_prepare,
                                    .forward = bn_forward,
                                    .release = bn_release,
                                    .backward = bn_backward,
-                                   .caches_constants = 1};
+                                   .caches_constants = 1,
+                                   .backward_writes = 1u};

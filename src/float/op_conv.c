@@ -134,4 +134,5 @@ const zsq_fop zsq_fop_conv = {.prepare = conv_prepare,
                               .release = conv_release,
                               .backward = zsq_conv_backward,
                               .prepare_backward = zsq_conv_prepare_backward,
-                              .refresh = zsq_conv_refresh};
+                              .refresh = zsq_conv_refresh,
+                              .backward_writes = 1u};

@@ -11,14 +11,24 @@
 
 #define COL_ROWS 512
 
+/* Points the deconvolution at its input `from` and output `to`. */
+static enum xnn_status setup_dgrad(const zsq_fnode *n, zsq_fplan *p, conv_grad *cg,
+                                   const float *from, float *to) {
+  const zsq_geom *g = &((const conv_state *)n->state)->geom;
+  cg->dgrad_from = from;
+  cg->dgrad_to = to;
+  return xnn_setup_deconvolution2d_nhwc_f32(cg->dgrad, (size_t)n->in[0]->dims[0], (size_t)g->out_h,
+                                            (size_t)g->out_w, cg->adj_h, cg->adj_w, from, to,
+                                            p->threadpool);
+}
+
 zsq_status zsq_conv_prepare_backward(zsq_fnode *n, zsq_fplan *p, int need_input_grad,
                                      zsq_err *err) {
   conv_state *s = n->state;
   if (s->grad != NULL) return ZSQ_OK;
   const zsq_geom *g = &s->geom;
   const zsq_value *xv = n->in[0], *wv = n->in[1];
-  const int64_t N = xv->dims[0], cin = xv->dims[1], cout = wv->dims[0],
-                group = n->node->a.conv.group;
+  const int64_t cin = xv->dims[1], cout = wv->dims[0], group = n->node->a.conv.group;
   const int64_t cig = cin / group, cog = cout / group, kk = g->kh * g->kw;
   conv_grad *cg = calloc(1, sizeof *cg);
   if (cg == NULL) return zsq_fail(err, ZSQ_ERR_NOMEM, "out of memory");
@@ -55,11 +65,7 @@ zsq_status zsq_conv_prepare_backward(zsq_fnode *n, zsq_fplan *p, int need_input_
       (uint32_t)g->kh, (uint32_t)g->kw, (uint32_t)g->sh, (uint32_t)g->sw, (uint32_t)g->dh,
       (uint32_t)g->dw, (uint32_t)group, (size_t)cog, (size_t)cig, (size_t)cout, (size_t)cin,
       cg->w_t, NULL, -INFINITY, INFINITY, 0, &cg->dgrad);
-  if (xs == xnn_status_success) {
-    xs =
-        xnn_setup_deconvolution2d_nhwc_f32(cg->dgrad, (size_t)N, (size_t)g->out_h, (size_t)g->out_w,
-                                           cg->adj_h, cg->adj_w, cg->gy, cg->dx, p->threadpool);
-  }
+  if (xs == xnn_status_success) xs = setup_dgrad(n, p, cg, cg->gy, cg->dx);
   if (xs != xnn_status_success) {
     return zsq_fnode_fail(n, err, ZSQ_ERR_UNSUPPORTED,
                           "XNNPACK refused the input-gradient deconvolution (status %d)", (int)xs);
@@ -104,20 +110,15 @@ static void im2col(const zsq_fnode *n, const conv_state *s, int64_t gi, int64_t 
   }
 }
 
-/* gy where the fused clamp was inactive, 0 elsewhere, into the deconvolution's input buffer. */
+/* gy where the fused clamp was inactive, 0 elsewhere, into cg->gy (an unclamped conv uses gy). */
 typedef struct mask_ctx {
   const float *gy, *y;
   float *out;
   float lo, hi;
-  int clamped;
 } mask_ctx;
 
 static void mask_range(void *ctx, size_t begin, size_t end) {
   const mask_ctx *c = ctx;
-  if (!c->clamped) {
-    memcpy(c->out + begin, c->gy + begin, (end - begin) * sizeof(float));
-    return;
-  }
   for (size_t i = begin; i < end; i++) {
     const float v = c->gy[i];
     c->out[i] = ((c->y[i] > c->lo) & (c->y[i] < c->hi)) ? v : 0.0f;
@@ -144,26 +145,35 @@ void zsq_conv_backward(zsq_fnode *n, zsq_fplan *p, const float *gy, float *const
   float *gxi = gx[0], *gw = gx[1], *gb = n->n_inputs > 2 ? gx[2] : NULL;
   const float lo = n->node->act_min, hi = n->node->act_max, *y = n->out[0]->data;
   const int clamped = lo != -INFINITY || hi != INFINITY;
-  mask_ctx mc = {gy, y, cg->gy, lo, hi, clamped};
-  zsq_parallel_for(p->threadpool, n->out[0]->numel, 16384, mask_range, &mc);
+  if (clamped) {
+    mask_ctx mc = {gy, y, cg->gy, lo, hi};
+    zsq_parallel_for(p->threadpool, n->out[0]->numel, 16384, mask_range, &mc);
+  }
+  const float *gm = clamped ? cg->gy : gy;
   if (gxi != NULL) {
+    /* a gradient this conv writes first is the deconvolution's output itself; else add dx */
+    float *to = (n->grad_write & 1u) ? gxi : cg->dx;
+    if (gm != cg->dgrad_from || to != cg->dgrad_to) /* same shapes: it cannot fail */
+      setup_dgrad(n, p, cg, gm, to);
     xnn_run_operator(cg->dgrad, p->threadpool);
-    add_ctx ac = {cg->dx, gxi};
-    zsq_parallel_for(p->threadpool, n->in[0]->numel, 16384, add_range, &ac);
+    if (to == cg->dx) {
+      add_ctx ac = {cg->dx, gxi};
+      zsq_parallel_for(p->threadpool, n->in[0]->numel, 16384, add_range, &ac);
+    }
   }
   if (gw != NULL) {
     for (int64_t gi = 0; gi < group; gi++) {
       for (int64_t m0 = 0; m0 < M; m0 += cg->col_rows) {
         const int64_t rows = M - m0 < cg->col_rows ? M - m0 : cg->col_rows;
         im2col(n, s, gi, m0, rows, cg->col);
-        zsq_sgemm_atb(cog, kdim, rows, cg->gy + m0 * cout + gi * cog, cout, cg->col, kdim,
+        zsq_sgemm_atb(cog, kdim, rows, gm + m0 * cout + gi * cog, cout, cg->col, kdim,
                       gw + gi * cog * kdim, kdim);
       }
     }
   }
   if (gb != NULL) {
     for (int64_t m = 0; m < M; m++) {
-      for (int64_t co = 0; co < cout; co++) gb[co] += cg->gy[m * cout + co];
+      for (int64_t co = 0; co < cout; co++) gb[co] += gm[m * cout + co];
     }
   }
 }

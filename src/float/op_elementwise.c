@@ -94,9 +94,10 @@ static void clamp_backward_range(void *ctx, size_t begin, size_t end) {
   const float *gy = c->gy;
   float *restrict g = c->gx[0];
   const float lo = s->lo, hi = s->hi;
+  const int write = c->n->grad_write & 1u;
   for (size_t i = begin; i < end; i++) {
     const float v = gy[i]; /* loaded unconditionally so the loop vectorises */
-    g[i] += ((x[i] > lo) & (x[i] < hi)) ? v : 0.0f;
+    g[i] = (write ? 0.0f : g[i]) + (((x[i] > lo) & (x[i] < hi)) ? v : 0.0f);
   }
 }
 
@@ -109,22 +110,29 @@ static void clamp_backward(zsq_fnode *n, zsq_fplan *p, const float *gy, float *c
 static void identity_backward(zsq_fnode *n, zsq_fplan *p, const float *gy, float *const *gx) {
   (void)p;
   if (gx[0] == NULL) return;
+  if (n->grad_write & 1u) {
+    memcpy(gx[0], gy, n->out[0]->numel * sizeof(float));
+    return;
+  }
   for (size_t i = 0; i < n->out[0]->numel; i++) gx[0][i] += gy[i];
 }
 
 const zsq_fop zsq_fop_relu = {.prepare = unary_prepare,
                               .forward = clamp_forward,
                               .release = release_state,
-                              .backward = clamp_backward};
+                              .backward = clamp_backward,
+                              .backward_writes = 1u};
 const zsq_fop zsq_fop_clip = {.prepare = unary_prepare,
                               .forward = clamp_forward,
                               .release = release_state,
                               .backward = clamp_backward,
-                              .caches_constants = 1};
+                              .caches_constants = 1,
+                              .backward_writes = 1u};
 const zsq_fop zsq_fop_identity = {.prepare = unary_prepare,
                                   .forward = identity_forward,
                                   .release = release_state,
-                                  .backward = identity_backward};
+                                  .backward = identity_backward,
+                                  .backward_writes = 1u};
 
 /* ---- binary with broadcasting ---------------------------------------------------------- */
 
@@ -276,18 +284,52 @@ typedef struct same_grad_ctx {
   int is_mul;
 } same_grad_ctx;
 
+/* g = gy masked by the fused clamp (unclamped: no mask); ga = or += g (Add) or g·b (Mul), gb
+ * likewise. The loops run on restrict-qualified rows with the choices hoisted, so they
+ * vectorise. */
+static inline float masked(float gy, float y, float lo, float hi) {
+  return ((y > lo) & (y < hi)) ? gy : 0.0f;
+}
+
+static void same_grad_one(const float *restrict gy, const float *restrict y,
+                          const float *restrict other, float *restrict g, size_t len, float lo,
+                          float hi, int write) {
+  const int u = lo == -INFINITY && hi == INFINITY;
+  for (size_t i = 0; i < len; i++) {
+    const float v = (u ? gy[i] : masked(gy[i], y[i], lo, hi)) * (other ? other[i] : 1.0f);
+    g[i] = write ? v : g[i] + v;
+  }
+}
+
+/* Add with both gradients (the residual join): one pass for the two. */
+static void add_grad_both(const float *restrict gy, const float *restrict y, float *restrict ga,
+                          float *restrict gb, size_t len, float lo, float hi, unsigned write) {
+  const int u = lo == -INFINITY && hi == INFINITY;
+  for (size_t i = 0; i < len; i++) {
+    const float v = u ? gy[i] : masked(gy[i], y[i], lo, hi);
+    ga[i] = (write & 1u) ? v : ga[i] + v;
+    gb[i] = (write & 2u) ? v : gb[i] + v;
+  }
+}
+
 static void same_backward_range(void *ctx, size_t begin, size_t end) {
   const same_grad_ctx *c = ctx;
   const binary_state *s = c->n->state;
   const float *a = c->n->in[0]->data, *b = c->n->in[1]->data, *y = c->n->out[0]->data;
-  float *ga = c->gx[0], *gb = c->gx[1];
-  const float lo = s->lo, hi = s->hi;
-  const int unclamped = lo == -INFINITY && hi == INFINITY;
-  for (size_t i = begin; i < end; i++) {
-    const float v = c->gy[i];
-    const float g = (unclamped | ((y[i] > lo) & (y[i] < hi))) ? v : 0.0f;
-    if (ga) ga[i] += c->is_mul ? g * b[i] : g;
-    if (gb) gb[i] += c->is_mul ? g * a[i] : g;
+  const size_t len = end - begin;
+  const unsigned w = c->n->grad_write;
+  if (!c->is_mul && c->gx[0] && c->gx[1] && c->gx[0] != c->gx[1]) {
+    add_grad_both(c->gy + begin, y + begin, c->gx[0] + begin, c->gx[1] + begin, len, s->lo, s->hi,
+                  w);
+    return;
+  }
+  if (c->gx[0]) {
+    same_grad_one(c->gy + begin, y + begin, c->is_mul ? b + begin : NULL, c->gx[0] + begin, len,
+                  s->lo, s->hi, (int)(w & 1u));
+  }
+  if (c->gx[1]) {
+    same_grad_one(c->gy + begin, y + begin, c->is_mul ? a + begin : NULL, c->gx[1] + begin, len,
+                  s->lo, s->hi, (int)((w >> 1) & 1u));
   }
 }
 
@@ -304,6 +346,9 @@ static void binary_backward(zsq_fnode *n, int is_mul, const float *gy, float *co
     zsq_parallel_for(tp, n->out[0]->numel, ZSQ_GRAIN, same_backward_range, &c);
     return;
   }
+  /* broadcast inputs accumulate over their stride-0 dims: clear a buffer to be written first */
+  if (ga && (n->grad_write & 1u)) memset(ga, 0, n->in[0]->numel * sizeof(float));
+  if (gb && (n->grad_write & 2u)) memset(gb, 0, n->in[1]->numel * sizeof(float));
   BINARY_WALK(s, {
     const float g = unclamped || (y[oy] > lo && y[oy] < hi) ? gy[oy] : 0.0f;
     if (ga) ga[ea] += is_mul ? g * b[eb] : g;
@@ -322,8 +367,10 @@ static void mul_backward(zsq_fnode *n, zsq_fplan *p, const float *gy, float *con
 const zsq_fop zsq_fop_add = {.prepare = binary_prepare,
                              .forward = add_forward,
                              .release = release_state,
-                             .backward = add_backward};
+                             .backward = add_backward,
+                             .backward_writes = 3u};
 const zsq_fop zsq_fop_mul = {.prepare = binary_prepare,
                              .forward = mul_forward,
                              .release = release_state,
-                             .backward = mul_backward};
+                             .backward = mul_backward,
+                             .backward_writes = 3u};

@@ -48,6 +48,10 @@ typedef struct zsq_fop {
   zsq_status (*refresh)(zsq_fnode *n, zsq_fplan *p, zsq_err *err);
   /* 1 when prepare caches values of constant inputs (then refresh is required to change them). */
   int caches_constants;
+  /* Bit k: backward honours bit k of zsq_fnode.grad_write by WRITING the whole gradient of input
+   * k instead of adding it (grad.c sets the bit when nothing has reached that buffer yet, which
+   * then needs no zeroing). */
+  unsigned backward_writes;
 } zsq_fop;
 
 struct zsq_fnode {
@@ -57,6 +61,7 @@ struct zsq_fnode {
   zsq_value *in[ZSQ_MAX_INPUTS]; /* NULL for an omitted optional input */
   zsq_value *out[2];
   void *state;
+  unsigned grad_write; /* set by grad.c for each backward call: see zsq_fop.backward_writes */
 };
 
 struct zsq_fplan {

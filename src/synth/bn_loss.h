@@ -7,6 +7,8 @@
 #include <stddef.h>
 #include <stdint.h>
 
+#include <pthreadpool.h>
+
 #include "graph/graph.h"
 
 /* One hooked layer: the BN input tensor and the statistics it should show. The image input is a
@@ -41,15 +43,18 @@ double zsq_bn_loss_per_sample_range(const zsq_bn_hook *h, const float *x, int64_
                                     int64_t count, int64_t pixels, float slack_mean,
                                     float slack_std, const float *w, float scale, float *gx);
 
-/* Batch L-MSE: (1/C) Σ_c (μ_c − μ̂_c)² + (v_c − v̂_c)², biased variance over all N·pixels. */
+/* Batch L-MSE: (1/C) Σ_c (μ_c − μ̂_c)² + (v_c − v̂_c)², biased variance over all N·pixels.
+ * Split across tp (may be NULL) in fixed blocks: the same bytes for any thread count. */
 double zsq_bn_loss_batch(const zsq_bn_hook *h, const float *x, int64_t n, int64_t pixels,
-                         float scale, float *gx);
+                         float scale, pthreadpool_t tp, float *gx);
 
 /* GENIE's L-GEN term: (1/C) Σ_c (μ_c − μ̂_c)² + (s_c − σ̂_c)², s the unbiased std over N·pixels. */
 double zsq_bn_loss_batch_std(const zsq_bn_hook *h, const float *x, int64_t n, int64_t pixels,
-                             float scale, float *gx);
+                             float scale, pthreadpool_t tp, float *gx);
 
-/* Per-channel batch mean and std (biased) of x: for the quality report and DSG's margins. */
-void zsq_channel_stats(const float *x, int64_t rows, int64_t c, double *mean, double *std);
+/* Per-channel mean and std (biased) of x (rows × c), two passes split across tp (may be NULL)
+ * in fixed blocks of rows: the same bytes for any thread count. */
+void zsq_channel_stats(const float *x, int64_t rows, int64_t c, pthreadpool_t tp, double *mean,
+                       double *std);
 
 #endif

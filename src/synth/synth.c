@@ -287,7 +287,7 @@ static zsq_status dsg_margins(synth_ctx *s, zsq_rng *rng, zsq_err *err) {
       return zsq_fail(err, ZSQ_ERR_NOMEM, "out of memory");
     }
     for (int64_t b = 0; b < s->batch; b++) {
-      zsq_channel_stats((const float *)v->data + b * pixels * C, pixels, C, mu, sd);
+      zsq_channel_stats((const float *)v->data + b * pixels * C, pixels, C, NULL, mu, sd);
       for (int64_t c = 0; c < C; c++) {
         dm[b * C + c] = (float)fabs(hk->mean[c] - mu[c]);
         ds[b * C + c] = (float)fabs(hk->std[c] - sd[c]);
@@ -307,6 +307,7 @@ static zsq_status dsg_margins(synth_ctx *s, zsq_rng *rng, zsq_err *err) {
 typedef struct step_ctx {
   synth_ctx *s;
   int hook;
+  float *gh; /* the hook's gradient buffer, fetched on the calling thread */
   const float *gin;
   double *loss; /* per image, summed in order afterwards: deterministic for any thread count */
   const int *labels;
@@ -356,9 +357,9 @@ static void per_sample_range(void *ctx, size_t begin, size_t end) {
   const zsq_value *v = zsq_fplan_value(s->plan, hk->tensor);
   const int64_t px = (int64_t)v->numel / (s->batch * hk->channels);
   for (size_t b = begin; b < end; b++) {
-    c->loss[b] = zsq_bn_loss_per_sample_range(
-        hk, v->data, s->batch, (int64_t)b, 1, px, s->slack_mean[c->hook], s->slack_std[c->hook],
-        s->cfg->dsg_lse ? s->sample_w : NULL, 1.0f, zsq_fgrad_of(s->grad, hk->tensor));
+    c->loss[b] = zsq_bn_loss_per_sample_range(hk, v->data, s->batch, (int64_t)b, 1, px,
+                                              s->slack_mean[c->hook], s->slack_std[c->hook],
+                                              s->cfg->dsg_lse ? s->sample_w : NULL, 1.0f, c->gh);
   }
 }
 
@@ -369,7 +370,7 @@ static double step(synth_ctx *s, const int *labels, zsq_rng *rng, double *per_im
   for (int64_t b = 0; b < s->batch; b++) {
     zsq_crop_sample(rng, s->h, s->w, cfg->lor_p, cfg->lor_scale_lo, &s->crops[b]);
   }
-  step_ctx c = {s, 0, NULL, per_image, labels};
+  step_ctx c = {s, 0, NULL, NULL, per_image, labels};
   zsq_parallel_for(tp, (size_t)s->batch, 1, crop_forward_range, &c);
   zsq_fplan_forward(s->plan);
   zsq_fgrad_zero(s->grad);
@@ -378,6 +379,8 @@ static double step(synth_ctx *s, const int *labels, zsq_rng *rng, double *per_im
     const zsq_bn_hook *hk = &s->hooks[l];
     const zsq_value *v = zsq_fplan_value(s->plan, hk->tensor);
     const int64_t px = (int64_t)v->numel / (s->batch * hk->channels);
+    float *gh = zsq_fgrad_of(s->grad, hk->tensor); /* zeroed here; centres adds into it too */
+    c.gh = gh;
     if (cfg->bn == ZSQ_BN_PER_SAMPLE) {
       if (cfg->dsg_lse) { /* sample i < L gets layer (i mod L)'s term doubled */
         for (int64_t b = 0; b < s->batch; b++) {
@@ -392,12 +395,10 @@ static double step(synth_ctx *s, const int *labels, zsq_rng *rng, double *per_im
       zsq_parallel_for(tp, (size_t)s->batch, 1, per_sample_range, &c);
       for (int64_t b = 0; b < s->batch; b++) loss += per_image[b];
     } else if (cfg->bn == ZSQ_BN_GENIE) { /* GENIE sums the layer terms */
-      loss +=
-          zsq_bn_loss_batch_std(hk, v->data, s->batch, px, 1.0f, zsq_fgrad_of(s->grad, hk->tensor));
+      loss += zsq_bn_loss_batch_std(hk, v->data, s->batch, px, 1.0f, tp, gh);
     } else if (cfg->bn == ZSQ_BN_BATCH) {
       /* IntraQ/HAST average the layer terms */
-      loss += zsq_bn_loss_batch(hk, v->data, s->batch, px, 1.0f / (float)s->n_hooks,
-                                zsq_fgrad_of(s->grad, hk->tensor)) /
+      loss += zsq_bn_loss_batch(hk, v->data, s->batch, px, 1.0f / (float)s->n_hooks, tp, gh) /
               s->n_hooks;
     }
   }
