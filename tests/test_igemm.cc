@@ -274,7 +274,8 @@ INSTANTIATE_TEST_SUITE_P(
                     Tier{"avx512vnni", ZSQ_GEMM_QC4W, false},
                     Tier{"avx512vnni", ZSQ_GEMM_QC8W, true},
                     Tier{"avx512vnni", ZSQ_GEMM_QC4W, true}, Tier{"neon", ZSQ_GEMM_QC8W, false},
-                    Tier{"neondot", ZSQ_GEMM_QC8W, false}),
+                    Tier{"neon", ZSQ_GEMM_QC4W, false}, Tier{"neondot", ZSQ_GEMM_QC8W, false},
+                    Tier{"neondot", ZSQ_GEMM_QC4W, false}),
     Name);
 
 }  // namespace

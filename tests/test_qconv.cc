@@ -1,6 +1,6 @@
 // test_qconv.cc — the integer convolution operator (src/ops/qconv.h): run() against
 // zsq_qconv_ref() on every tier, the reference against an independent double computation, the
-// gemm_acc and requant2 ukernels bit-exact against their scalar oracles, and bad descs.
+// gemm_acc ukernels exact, and bad descs.
 #include <gtest/gtest.h>
 
 #include <cmath>
@@ -537,7 +537,7 @@ TEST(Qconv, DepthwiseDispatch) {
   zsq_qconv_destroy(op);
 }
 
-// ---- the gemm_acc and requant2 ukernels ------------------------------------------------------
+// ---- the gemm_acc ukernels (requant2: test_requant2.cc) ----------------------------------------
 
 struct AccTier {
   const char *isa;
@@ -612,74 +612,5 @@ INSTANTIATE_TEST_SUITE_P(
     [](const testing::TestParamInfo<AccTier> &i) {
       return std::string(i.param.isa) + (i.param.wt == ZSQ_GEMM_QC8W ? "_qc8w" : "_qc4w");
     });
-
-class Requant2 : public testing::TestWithParam<const char *> {
- protected:
-  void SetUp() override {
-    const zsq_status s = zsq_gemm_config_for_isa(GetParam(), ZSQ_GEMM_QC8W, &cfg_);
-    if (s == ZSQ_ERR_UNSUPPORTED) GTEST_SKIP() << "host lacks " << GetParam();
-    ASSERT_EQ(s, ZSQ_OK);
-    if (cfg_->requant2 == nullptr) GTEST_SKIP() << GetParam() << " has no requant2 kernel";
-  }
-  const zsq_gemm_config *cfg_ = nullptr;
-};
-
-// Bit-exact against the scalar oracle for every residual and output kind, over column tails,
-// row strides, accumulators near the int32 limits (the bias add wraps) and code boundaries.
-TEST_P(Requant2, MatchesScalar) {
-  std::mt19937 rng(5);
-  auto real = [&](double lo, double hi) {
-    return std::uniform_real_distribution<double>(lo, hi)(rng);
-  };
-  auto uni = [&](int64_t lo, int64_t hi) {
-    return std::uniform_int_distribution<int64_t>(lo, hi)(rng);
-  };
-  for (int res_kind : {ZSQ_REQUANT2_RES_NONE, ZSQ_REQUANT2_RES_U8, ZSQ_REQUANT2_RES_F32}) {
-    for (int out_kind : {ZSQ_REQUANT2_OUT_U8, ZSQ_REQUANT2_OUT_F32}) {
-      for (size_t nc : {1, 5, 15, 16, 17, 33, 64}) {
-        for (size_t mr : {1, 3}) {
-          const size_t as = nc + 3, rs = nc + 2, os = nc + 7;
-          std::vector<int32_t> acc(mr * as), bias(nc);
-          for (auto &x : acc) x = int32_t(uni(-300000, 300000));
-          for (auto &x : bias) x = int32_t(uni(-3000, 3000));
-          acc[0] = INT32_MAX;  // wraps with a positive bias
-          bias[0] = 7;
-          std::vector<float> mult(nc), offset(nc), qmult(nc), qoffset(nc);
-          for (size_t j = 0; j < nc; j++) {
-            mult[j] = float(real(1e-6, 1e-4));
-            offset[j] = float(real(-2, 2));
-            qmult[j] = float(real(5, 40));
-            qoffset[j] = float(real(0, 128));
-          }
-          std::vector<uint8_t> res_u8(mr * rs);
-          std::vector<float> res_f32(mr * rs);
-          for (auto &x : res_u8) x = uint8_t(uni(0, 255));
-          for (auto &x : res_f32) x = float(real(-3, 3));
-          for (auto [lo, hi] : {std::pair<float, float>{-kInf, kInf}, {0.0f, 6.0f}}) {
-            zsq_requant2_params p{
-                bias.data(), mult.data(),  offset.data(),  lo, hi, res_kind, 0.02f, 117,
-                out_kind,    qmult.data(), qoffset.data(), 3,  250};
-            const void *res = res_kind == ZSQ_REQUANT2_RES_U8    ? (const void *)res_u8.data()
-                              : res_kind == ZSQ_REQUANT2_RES_F32 ? (const void *)res_f32.data()
-                                                                 : nullptr;
-            const size_t rb = res_kind == ZSQ_REQUANT2_RES_F32 ? 4 : 1;
-            const size_t ob = out_kind == ZSQ_REQUANT2_OUT_F32 ? 4 : 1;
-            std::vector<uint8_t> want(mr * os * ob, 0xA5), got(mr * os * ob, 0xA5);
-            zsq_qs32_requant2_ukernel_x1__scalar(mr, nc, acc.data(), as * 4, res, rs * rb,
-                                                 want.data(), os * ob, &p);
-            cfg_->requant2(mr, nc, acc.data(), as * 4, res, rs * rb, got.data(), os * ob, &p);
-            ASSERT_EQ(got, want) << "res " << res_kind << " out " << out_kind << " nc " << nc
-                                 << " mr " << mr;
-          }
-        }
-      }
-    }
-  }
-}
-
-INSTANTIATE_TEST_SUITE_P(Tiers, Requant2, testing::Values("scalar", "avx2", "avx512vnni"),
-                         [](const testing::TestParamInfo<const char *> &i) {
-                           return std::string(i.param);
-                         });
 
 }  // namespace

@@ -77,6 +77,11 @@ void zsq_qs32_requant2_ukernel_x16__avx512vnni(size_t mr, size_t nc, const int32
                                                size_t res_stride, void *out, size_t out_stride,
                                                const zsq_requant2_params *p);
 #endif
+#if defined(__aarch64__)
+void zsq_qs32_requant2_ukernel_x8__neon(size_t mr, size_t nc, const int32_t *acc, size_t acc_stride,
+                                        const void *res, size_t res_stride, void *out,
+                                        size_t out_stride, const zsq_requant2_params *p);
+#endif
 
 #ifdef __cplusplus
 }

@@ -21,8 +21,6 @@
  * `supported` (a bit per tier) says which this host runs; best_tier is the highest of them. */
 enum { TIER_SCALAR, TIER_AVX2, TIER_AVX512VNNI, TIER_NEON, TIER_NEONDOT, TIER_COUNT };
 
-#define CONFIG(fn, isa, mr, nr, kr, wbits) \
-  { fn, #fn, isa, mr, nr, kr, wbits, NULL, NULL, NULL, NULL, NULL, NULL, NULL, NULL, NULL }
 #define CONFIG_IGEMM(fn, isa, mr, nr, kr, wbits, acc, requant2, igemm, igemm_acc, narrow)      \
   {                                                                                            \
     fn, #fn, isa, mr, nr, kr, wbits, acc, #acc, requant2, #requant2, igemm, #igemm, igemm_acc, \
@@ -83,12 +81,26 @@ static const zsq_gemm_config tables[TIER_COUNT][ZSQ_GEMM_WT_COUNT] = {
                                       &narrow_avx512vnni[ZSQ_GEMM_QC4W])},
 #endif
 #if defined(__aarch64__)
-    [TIER_NEON] = {CONFIG(zsq_qu8_qc8w_gemm_requant_ukernel_4x16c1__neon, "neon", 4, 16, 1, 8),
-                   CONFIG(zsq_qu8_qc4w_gemm_requant_ukernel_4x16c1__neon, "neon", 4, 16, 1, 4)},
-    [TIER_NEONDOT] = {CONFIG(zsq_qu8_qc8w_gemm_requant_ukernel_8x8c4__neondot, "neondot", 8, 8, 4,
-                             8),
-                      CONFIG(zsq_qu8_qc4w_gemm_requant_ukernel_8x8c4__neondot, "neondot", 8, 8, 4,
-                             4)},
+    [TIER_NEON] = {CONFIG_IGEMM(zsq_qu8_qc8w_gemm_requant_ukernel_4x16c1__neon, "neon", 4, 16, 1, 8,
+                                zsq_qu8_qc8w_gemm_acc_ukernel_4x16c1__neon,
+                                zsq_qs32_requant2_ukernel_x8__neon,
+                                zsq_qu8_qc8w_igemm_requant_ukernel_4x16c1__neon,
+                                zsq_qu8_qc8w_igemm_acc_ukernel_4x16c1__neon, NULL),
+                   CONFIG_IGEMM(zsq_qu8_qc4w_gemm_requant_ukernel_4x16c1__neon, "neon", 4, 16, 1, 4,
+                                zsq_qu8_qc4w_gemm_acc_ukernel_4x16c1__neon,
+                                zsq_qs32_requant2_ukernel_x8__neon,
+                                zsq_qu8_qc4w_igemm_requant_ukernel_4x16c1__neon,
+                                zsq_qu8_qc4w_igemm_acc_ukernel_4x16c1__neon, NULL)},
+    [TIER_NEONDOT] = {CONFIG_IGEMM(zsq_qu8_qc8w_gemm_requant_ukernel_8x8c4__neondot, "neondot", 8,
+                                   8, 4, 8, zsq_qu8_qc8w_gemm_acc_ukernel_8x8c4__neondot,
+                                   zsq_qs32_requant2_ukernel_x8__neon,
+                                   zsq_qu8_qc8w_igemm_requant_ukernel_8x8c4__neondot,
+                                   zsq_qu8_qc8w_igemm_acc_ukernel_8x8c4__neondot, NULL),
+                      CONFIG_IGEMM(zsq_qu8_qc4w_gemm_requant_ukernel_8x8c4__neondot, "neondot", 8,
+                                   8, 4, 4, zsq_qu8_qc4w_gemm_acc_ukernel_8x8c4__neondot,
+                                   zsq_qs32_requant2_ukernel_x8__neon,
+                                   zsq_qu8_qc4w_igemm_requant_ukernel_8x8c4__neondot,
+                                   zsq_qu8_qc4w_igemm_acc_ukernel_8x8c4__neondot, NULL)},
 #endif
 };
 static const char *const tier_names[TIER_COUNT] = {"scalar", "avx2", "avx512vnni", "neon",

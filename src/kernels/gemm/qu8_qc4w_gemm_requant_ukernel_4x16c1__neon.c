@@ -1,81 +1,11 @@
-/* qu8_qc4w_gemm_requant_ukernel_4x16c1__neon.c — W4 x u8 GEMM, 4x16 tile, no dot product. */
-/* One k holds 8 bytes: columns 0..7 in the low nibbles, 8..15 in the high ones (gemm.h).
- * SXTL to int16 gives x = 16·w_hi + (low nibble, 0..15), so SSHR #4 is w_hi and SHL #12 then
- * SSHR #12 sign-extends w_lo. Activations zero-extend to int16; SMLAL by lane accumulates the
- * exact products (|a·w| <= 255·8) in int32. */
-#include "kernels/gemm/requant-neon.h"
-#include "kernels/unroll.h"
-
-#define MR 4
-
-/* One k (16 weight codes in 8 bytes), lane L of each row's 8 widened activations. */
-#define STEP(L)                                                           \
-  do {                                                                    \
-    const int16x8_t x = vmovl_s8(vld1_s8(wp));                            \
-    const int16x8_t wl = vshrq_n_s16(vshlq_n_s16(x, 12), 12);             \
-    const int16x8_t wh = vshrq_n_s16(x, 4);                               \
-    wp += 8;                                                              \
-    ZSQ_UNROLL for (size_t i = 0; i < MR; i++) {                          \
-      acc[i][0] = vmlal_laneq_s16(acc[i][0], vget_low_s16(wl), va[i], L); \
-      acc[i][1] = vmlal_high_laneq_s16(acc[i][1], wl, va[i], L);          \
-      acc[i][2] = vmlal_laneq_s16(acc[i][2], vget_low_s16(wh), va[i], L); \
-      acc[i][3] = vmlal_high_laneq_s16(acc[i][3], wh, va[i], L);          \
-    }                                                                     \
-  } while (0)
+/* qu8_qc4w_gemm_requant_ukernel_4x16c1__neon.c — W4 x u8 GEMM, 4x16 SMLAL-by-lane tile, no dot
+ * product. */
+#include "kernels/gemm/neon-4x16c1.h"
 
 void zsq_qu8_qc4w_gemm_requant_ukernel_4x16c1__neon(size_t mr, size_t nc, size_t kc,
                                                     const uint8_t *a, size_t a_stride,
                                                     const void *w, uint8_t *c, size_t c_stride,
                                                     const zsq_gemm_requant_params *p) {
-  const uint8_t *ar[MR];
-  for (size_t i = 0; i < MR; i++) ar[i] = a + (i < mr ? i : mr - 1) * a_stride;
-  const float32x4_t qmin = vdupq_n_f32((float)p->qmin), qmax = vdupq_n_f32((float)p->qmax);
-  const int8_t *wp = w;
-  for (size_t n0 = 0; n0 < nc; n0 += 16) {
-    int32x4_t acc[MR][4];
-    ZSQ_UNROLL for (size_t i = 0; i < MR; i++) {
-      acc[i][0] = acc[i][1] = acc[i][2] = acc[i][3] = vdupq_n_s32(0);
-    }
-    size_t k = 0;
-    for (; k + 8 <= kc; k += 8) {
-      int16x8_t va[MR];
-      ZSQ_UNROLL for (size_t i = 0; i < MR; i++) {
-        va[i] = vreinterpretq_s16_u16(vmovl_u8(vld1_u8(ar[i] + k)));
-      }
-      STEP(0);
-      STEP(1);
-      STEP(2);
-      STEP(3);
-      STEP(4);
-      STEP(5);
-      STEP(6);
-      STEP(7);
-    }
-    if (k < kc) { /* 1..7 codes left: zero-filled copies, one step per code */
-      const size_t r = kc - k;
-      int16x8_t va[MR];
-      ZSQ_UNROLL for (size_t i = 0; i < MR; i++) {
-        uint8_t tmp[8] = {0};
-        memcpy(tmp, ar[i] + k, r);
-        va[i] = vreinterpretq_s16_u16(vmovl_u8(vld1_u8(tmp)));
-      }
-      STEP(0);
-      if (r > 1) STEP(1);
-      if (r > 2) STEP(2);
-      if (r > 3) STEP(3);
-      if (r > 4) STEP(4);
-      if (r > 5) STEP(5);
-      if (r > 6) STEP(6);
-    }
-    zsq_requant_cols_neon cols[4];
-    for (size_t j = 0; j < 4; j++) cols[j] = zsq_requant_cols_neon_load(p, n0 + 4 * j, nc);
-    ZSQ_UNROLL for (size_t i = 0; i < MR; i++) {
-      if (i < mr) {
-        int32x4_t q[4];
-        for (size_t j = 0; j < 4; j++)
-          q[j] = zsq_requant_neon(acc[i][j], &cols[j], p, i, qmin, qmax);
-        zsq_store16_neon(q, nc - n0, c + i * c_stride + n0);
-      }
-    }
-  }
+  const zsq_a_rows src = zsq_a_rows_gemm(a, a_stride);
+  zsq_neon_4x16c1_tile(4, mr, nc, kc, &src, w, c, c_stride, p);
 }

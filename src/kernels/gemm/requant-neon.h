@@ -1,4 +1,4 @@
-/* requant-neon.h — the docs/kernels.md epilogue on 4 int32 lanes and 8/16-code stores (NEON). */
+/* requant-neon.h — the docs/kernels.md epilogue on 4 int32 lanes and the tile stores (NEON). */
 #ifndef ZSQ_KERNELS_GEMM_REQUANT_NEON_H
 #define ZSQ_KERNELS_GEMM_REQUANT_NEON_H
 
@@ -75,6 +75,17 @@ static inline void zsq_store16_neon(const int32x4_t q[4], size_t n, uint8_t *c) 
     uint8_t tmp[16];
     vst1q_u8(tmp, b);
     memcpy(c, tmp, n);
+  }
+}
+
+/* Stores the first n of the 4 int32 lanes of x (the acc families' raw Σ a·w). */
+static inline void zsq_store_s32x4_neon(int32x4_t x, size_t n, int32_t *c) {
+  if (n >= 4) {
+    vst1q_s32(c, x);
+  } else {
+    int32_t tmp[4];
+    vst1q_s32(tmp, x);
+    memcpy(c, tmp, n * sizeof(int32_t));
   }
 }
 

@@ -1,0 +1,10 @@
+/* qu8_qc4w_gemm_acc_ukernel_4x16c1__neon.c — W4 x u8 GEMM to int32 Σ a·w, 4x16 SMLAL-by-lane tile,
+ * no dot product. */
+#include "kernels/gemm/neon-4x16c1.h"
+
+void zsq_qu8_qc4w_gemm_acc_ukernel_4x16c1__neon(size_t mr, size_t nc, size_t kc, const uint8_t *a,
+                                                size_t a_stride, const void *w, int32_t *c,
+                                                size_t c_stride) {
+  const zsq_a_rows src = zsq_a_rows_gemm(a, a_stride);
+  zsq_neon_4x16c1_tile(4, mr, nc, kc, &src, w, c, c_stride, NULL);
+}
