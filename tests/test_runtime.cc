@@ -17,26 +17,13 @@ extern "C" {
 #include "runtime/runtime.h"
 #include "float/layout.h"
 }
+#include "fmnist-images.h"
 #include "onnx_builder.h"
 
 namespace {
 
-std::vector<float> fmnist(int64_t first, int64_t n, std::vector<int> *labels) {
-  zsq_dataset *d;
-  zsq_dataset_create(&d);
-  EXPECT_EQ(zsq_dataset_load_idx(d, "/usr/share/datasets/fashion-mnist", ZSQ_SPLIT_TEST), ZSQ_OK);
-  std::vector<float> x(static_cast<size_t>(n * 784));
-  for (int64_t i = 0; i < n; i++) {
-    const uint8_t *px = zsq_dataset_image(d, static_cast<size_t>(first + i));
-    for (int k = 0; k < 784; k++)
-      x[static_cast<size_t>(i * 784 + k)] = (px[k] / 255.0f - 0.2860f) / 0.3530f;
-    if (labels) labels->push_back(zsq_dataset_label(d, static_cast<size_t>(first + i)));
-  }
-  zsq_dataset_destroy(d);
-  return x;
-}
+using zsqtest::fmnist_images;
 
-// A model quantized with 64 real calibration images (not among the evaluated ones).
 // A small network with the operators the teachers lack: a max-pooled stem (ResNet-18's), a
 // 1×1 projection and a second pooling path; random weights, BatchNorm kept.
 std::string stem_model() {
@@ -104,7 +91,7 @@ struct QModel {
       EXPECT_EQ(zsq_model_load_onnx(f, path.c_str()), ZSQ_OK);
     }
     std::vector<int> lab;
-    std::vector<float> x = fmnist(9000, 64, &lab);
+    std::vector<float> x = fmnist_images(9000, 64, &lab);
     zsq_calib *c;
     zsq_calib_create(&c);
     EXPECT_EQ(zsq_calib_set(c, 64, 1, 28, 28, x.data(), lab.data(), "fmnist", 0), ZSQ_OK);
@@ -154,7 +141,7 @@ StepStats compare_layer_by_layer(zsq_model *q, int64_t batch, const char *isa) {
   EXPECT_EQ(zsq_rt_create(g, q->qlayers, q->n_qlayers, batch, isa, nullptr, &rt, &err), ZSQ_OK)
       << err.msg;
   if (p == nullptr || rt == nullptr) return s;
-  std::vector<float> x = fmnist(0, batch, nullptr);
+  std::vector<float> x = fmnist_images(0, batch, nullptr);
   const void *in[1] = {x.data()};
   std::vector<float> logits(static_cast<size_t>(batch * 10));
   void *out[1] = {logits.data()};
@@ -239,7 +226,7 @@ void agreement(const char *model, int wbits, int abits) {
   std::vector<float> ys(static_cast<size_t>(batch * 10)), yi(ys.size());
   for (int64_t first = 0; first < total; first += batch) {
     std::vector<int> lab;
-    std::vector<float> x = fmnist(first, batch, &lab);
+    std::vector<float> x = fmnist_images(first, batch, &lab);
     zsq_session_run(sim, x.data(), ys.data());
     zsq_session_run(integer, x.data(), yi.data());
     for (int64_t i = 0; i < batch; i++) {
@@ -271,7 +258,7 @@ TEST(RuntimeAgreement, MobileNetV2W4A8TopOneOnTheTestSet) {
 
 TEST(Runtime, EveryIsaTierGivesTheSameOutputs) {
   QModel m("resnet20.onnx", 4, 4);
-  std::vector<float> x = fmnist(0, 16, nullptr);
+  std::vector<float> x = fmnist_images(0, 16, nullptr);
   std::vector<float> best(160), ref(160);
   zsq_err err;
   zsq_err_clear(&err);

@@ -26,6 +26,17 @@ int zsq_cli_parse_floats(const char *s, float *out, int max);
  * missing) and advances *i past a separate value. Returns 1 on a match. */
 int zsq_cli_flag(int argc, char **argv, int *i, const char *name, const char **val);
 
+/* The flags of every command that runs a model. */
+typedef struct zsq_cli_run_flags {
+  int64_t batch, threads;
+  int simulate;       /* --simulate */
+  const char *isa;    /* --isa TIER */
+  const char *format; /* --format text|json */
+} zsq_cli_run_flags;
+/* Parses argv[*i] when it is --batch, --threads, --simulate, --isa or --format: returns 1 (parsed),
+ * 0 (not one of them) or -1 (a usage error, printed). */
+int zsq_cli_run_flag(int argc, char **argv, int *i, zsq_cli_run_flags *f);
+
 /* Handles --help/-h (prints help) and --version; returns 1 when arg was one of them. */
 int zsq_cli_help_or_version(const char *arg, const char *help);
 

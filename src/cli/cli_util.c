@@ -142,3 +142,24 @@ int zsq_cli_help_or_version(const char *arg, const char *help) {
   }
   return 0;
 }
+
+int zsq_cli_run_flag(int argc, char **argv, int *i, zsq_cli_run_flags *f) {
+  const char *v;
+  if (strcmp(argv[*i], "--simulate") == 0) {
+    f->simulate = 1;
+  } else if (zsq_cli_flag(argc, argv, i, "--isa", &v)) {
+    if (v == NULL) return zsq_cli_error("--isa needs a tier name"), -1;
+    f->isa = v;
+  } else if (zsq_cli_flag(argc, argv, i, "--batch", &v)) {
+    if (!zsq_cli_parse_int("--batch", v, 1, 4096, &f->batch)) return -1;
+  } else if (zsq_cli_flag(argc, argv, i, "--threads", &v)) {
+    if (!zsq_cli_parse_int("--threads", v, 1, 256, &f->threads)) return -1;
+  } else if (zsq_cli_flag(argc, argv, i, "--format", &v)) {
+    if (v == NULL || (strcmp(v, "text") != 0 && strcmp(v, "json") != 0))
+      return zsq_cli_error("--format must be text or json"), -1;
+    f->format = v;
+  } else {
+    return 0;
+  }
+  return 1;
+}

@@ -19,32 +19,22 @@ static const char kHelp[] =
     "  --format text|json     result format on stdout\n";
 
 typedef struct bench_opts {
-  const char *model, *format, *isa;
-  int64_t batch, threads, runs;
-  int simulate;
+  const char *model;
+  zsq_cli_run_flags rf;
+  int64_t runs;
 } bench_opts;
 
 static int parse_args(int argc, char **argv, bench_opts *o) {
-  *o = (bench_opts){.format = "text", .batch = 1, .threads = 1, .runs = 20};
+  *o = (bench_opts){.rf = {.batch = 1, .threads = 1, .format = "text"}, .runs = 20};
   for (int i = 1; i < argc; i++) {
     const char *v;
+    const int rf = zsq_cli_run_flag(argc, argv, &i, &o->rf);
+    if (rf < 0) return 0;
+    if (rf > 0) continue;
     if (zsq_cli_help_or_version(argv[i], kHelp)) {
       return -1;
-    } else if (strcmp(argv[i], "--simulate") == 0) {
-      o->simulate = 1;
-    } else if (zsq_cli_flag(argc, argv, &i, "--isa", &v)) {
-      if (v == NULL) return zsq_cli_error("--isa needs a tier name"), 0;
-      o->isa = v;
-    } else if (zsq_cli_flag(argc, argv, &i, "--batch", &v)) {
-      if (!zsq_cli_parse_int("--batch", v, 1, 4096, &o->batch)) return 0;
-    } else if (zsq_cli_flag(argc, argv, &i, "--threads", &v)) {
-      if (!zsq_cli_parse_int("--threads", v, 1, 256, &o->threads)) return 0;
     } else if (zsq_cli_flag(argc, argv, &i, "--runs", &v)) {
       if (!zsq_cli_parse_int("--runs", v, 1, 100000, &o->runs)) return 0;
-    } else if (zsq_cli_flag(argc, argv, &i, "--format", &v)) {
-      if (v == NULL || (strcmp(v, "text") != 0 && strcmp(v, "json") != 0))
-        return zsq_cli_error("--format must be text or json"), 0;
-      o->format = v;
     } else if (argv[i][0] == '-') {
       return zsq_cli_error("bench: unknown option '%s'", argv[i]), 0;
     } else if (o->model == NULL) {
@@ -67,12 +57,12 @@ static int run_bench(const bench_opts *o, zsq_model *m) {
   zsq_status st = zsq_model_input_shape(m, in);
   if (st != ZSQ_OK)
     return zsq_cli_error("%s: %s", o->model, zsq_model_last_error(m)), zsq_cli_exit_for(st);
-  const int64_t batch = in[0] > 0 ? in[0] : o->batch;
+  const int64_t batch = in[0] > 0 ? in[0] : o->rf.batch;
   zsq_session_options so = {.batch = batch,
-                            .threads = (int)o->threads,
+                            .threads = (int)o->rf.threads,
                             .fold_batchnorm = 1,
-                            .simulate = o->simulate,
-                            .isa = o->isa};
+                            .simulate = o->rf.simulate,
+                            .isa = o->rf.isa};
   zsq_session *s;
   if ((st = zsq_session_create(m, &so, &s)) != ZSQ_OK) {
     zsq_cli_error("%s: %s", o->model, zsq_model_last_error(m));
@@ -100,7 +90,7 @@ static int run_bench(const bench_opts *o, zsq_model *m) {
   }
   qsort(t, (size_t)o->runs, sizeof(double), cmp_double);
   const double med = t[o->runs / 2], ips = (double)batch / med;
-  if (strcmp(o->format, "json") == 0) {
+  if (strcmp(o->rf.format, "json") == 0) {
     printf("{\"model\": ");
     zsq_json_string(stdout, o->model);
     printf(", \"engine\": ");
@@ -108,10 +98,10 @@ static int run_bench(const bench_opts *o, zsq_model *m) {
     printf(
         ", \"batch\": %lld, \"threads\": %lld, \"runs\": %lld, \"median_ms\": %.4f, "
         "\"min_ms\": %.4f, \"images_per_s\": %.1f}\n",
-        (long long)batch, (long long)o->threads, (long long)o->runs, med * 1e3, t[0] * 1e3, ips);
+        (long long)batch, (long long)o->rf.threads, (long long)o->runs, med * 1e3, t[0] * 1e3, ips);
   } else {
     printf("%s: %s, batch %lld, %lld thread(s): median %.3f ms per run (min %.3f), %.0f images/s\n",
-           o->model, zsq_session_engine(s), (long long)batch, (long long)o->threads, med * 1e3,
+           o->model, zsq_session_engine(s), (long long)batch, (long long)o->rf.threads, med * 1e3,
            t[0] * 1e3, ips);
   }
   free(x), free(y), free(t);

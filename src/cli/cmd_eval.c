@@ -28,32 +28,31 @@ static const char kHelp[] =
     "  --format text|json     result format on stdout\n";
 
 typedef struct eval_opts {
-  const char *model, *data, *dir, *format;
+  const char *model, *data, *dir;
   zsq_split split;
-  int64_t limit, batch, threads;
-  const char *mean_s, *std_s, *scale_s, *isa;
-  int fold, simulate;
+  int64_t limit;
+  const char *mean_s, *std_s, *scale_s;
+  int fold;
+  zsq_cli_run_flags rf;
 } eval_opts;
 
 static int parse_args(int argc, char **argv, eval_opts *o) {
   memset(o, 0, sizeof *o);
   o->dir = "/usr/share/datasets/fashion-mnist";
-  o->format = "text";
+  o->rf.format = "text";
   o->split = ZSQ_SPLIT_TEST;
-  o->batch = 100;
-  o->threads = 1;
+  o->rf.batch = 100;
+  o->rf.threads = 1;
   o->fold = 1;
   for (int i = 1; i < argc; i++) {
     const char *v;
+    const int rf = zsq_cli_run_flag(argc, argv, &i, &o->rf);
+    if (rf < 0) return 0;
+    if (rf > 0) continue;
     if (zsq_cli_help_or_version(argv[i], kHelp)) {
       return -1;
     } else if (strcmp(argv[i], "--no-fold") == 0) {
       o->fold = 0;
-    } else if (strcmp(argv[i], "--simulate") == 0) {
-      o->simulate = 1;
-    } else if (zsq_cli_flag(argc, argv, &i, "--isa", &v)) {
-      if (v == NULL) return zsq_cli_error("--isa needs a tier name"), 0;
-      o->isa = v;
     } else if (zsq_cli_flag(argc, argv, &i, "--data", &v)) {
       if (v == NULL || strcmp(v, "fmnist") != 0) {
         zsq_cli_error("--data: only 'fmnist' (Fashion-MNIST) is supported");
@@ -70,10 +69,6 @@ static int parse_args(int argc, char **argv, eval_opts *o) {
       o->split = strcmp(v, "train") == 0 ? ZSQ_SPLIT_TRAIN : ZSQ_SPLIT_TEST;
     } else if (zsq_cli_flag(argc, argv, &i, "--limit", &v)) {
       if (!zsq_cli_parse_int("--limit", v, 1, INT64_MAX, &o->limit)) return 0;
-    } else if (zsq_cli_flag(argc, argv, &i, "--batch", &v)) {
-      if (!zsq_cli_parse_int("--batch", v, 1, 4096, &o->batch)) return 0;
-    } else if (zsq_cli_flag(argc, argv, &i, "--threads", &v)) {
-      if (!zsq_cli_parse_int("--threads", v, 1, 256, &o->threads)) return 0;
     } else if (zsq_cli_flag(argc, argv, &i, "--mean", &v)) {
       if (v == NULL) return zsq_cli_error("--mean needs a value"), 0;
       o->mean_s = v;
@@ -83,11 +78,6 @@ static int parse_args(int argc, char **argv, eval_opts *o) {
     } else if (zsq_cli_flag(argc, argv, &i, "--scale", &v)) {
       if (v == NULL) return zsq_cli_error("--scale needs a value"), 0;
       o->scale_s = v;
-    } else if (zsq_cli_flag(argc, argv, &i, "--format", &v)) {
-      if (v == NULL || (strcmp(v, "text") != 0 && strcmp(v, "json") != 0)) {
-        return zsq_cli_error("--format must be text or json"), 0;
-      }
-      o->format = v;
     } else if (argv[i][0] == '-') {
       return zsq_cli_error("eval: unknown option '%s'", argv[i]), 0;
     } else if (o->model == NULL) {
@@ -109,13 +99,14 @@ static int run_eval(const eval_opts *o, zsq_model *m, zsq_dataset *d) {
   zsq_norm nrm;
   if (rc == ZSQ_EXIT_OK) rc = zsq_cli_norm(m, o->model, o->mean_s, o->std_s, o->scale_s, c, &nrm);
   if (rc != ZSQ_EXIT_OK) return rc;
-  zsq_acc_opts ao = {o->limit, o->batch, (int)o->threads, o->fold, "eval", o->simulate, o->isa};
+  zsq_acc_opts ao = {o->limit, o->rf.batch,    (int)o->rf.threads, o->fold,
+                     "eval",   o->rf.simulate, o->rf.isa};
   zsq_acc_result r;
   rc = zsq_cli_accuracy(m, o->model, d, &nrm, &ao, &r);
   if (rc != ZSQ_EXIT_OK) return rc;
   const double acc = 100.0 * (double)r.correct / (double)r.count;
   const char *split = o->split == ZSQ_SPLIT_TEST ? "test" : "train";
-  if (strcmp(o->format, "json") == 0) {
+  if (strcmp(o->rf.format, "json") == 0) {
     printf("{\"model\": ");
     zsq_json_string(stdout, o->model);
     printf(

@@ -21,22 +21,19 @@ static const char kHelp[] =
     "  --format text|json     result format on stdout\n";
 
 typedef struct run_opts {
-  const char *model, *input, *output, *format, *isa;
-  int64_t batch, threads;
-  int simulate;
+  const char *model, *input, *output;
+  zsq_cli_run_flags rf;
 } run_opts;
 
 static int parse_args(int argc, char **argv, run_opts *o) {
-  *o = (run_opts){.format = "text", .batch = 16, .threads = 1};
+  *o = (run_opts){.rf = {.batch = 16, .threads = 1, .format = "text"}};
   for (int i = 1; i < argc; i++) {
     const char *v;
+    const int rf = zsq_cli_run_flag(argc, argv, &i, &o->rf);
+    if (rf < 0) return 0;
+    if (rf > 0) continue;
     if (zsq_cli_help_or_version(argv[i], kHelp)) {
       return -1;
-    } else if (strcmp(argv[i], "--simulate") == 0) {
-      o->simulate = 1;
-    } else if (zsq_cli_flag(argc, argv, &i, "--isa", &v)) {
-      if (v == NULL) return zsq_cli_error("--isa needs a tier name"), 0;
-      o->isa = v;
     } else if (zsq_cli_flag(argc, argv, &i, "--input", &v)) {
       if (v == NULL) return zsq_cli_error("--input needs a file"), 0;
       o->input = v;
@@ -44,14 +41,6 @@ static int parse_args(int argc, char **argv, run_opts *o) {
                zsq_cli_flag(argc, argv, &i, "-o", &v)) {
       if (v == NULL) return zsq_cli_error("--output needs a file"), 0;
       o->output = v;
-    } else if (zsq_cli_flag(argc, argv, &i, "--batch", &v)) {
-      if (!zsq_cli_parse_int("--batch", v, 1, 4096, &o->batch)) return 0;
-    } else if (zsq_cli_flag(argc, argv, &i, "--threads", &v)) {
-      if (!zsq_cli_parse_int("--threads", v, 1, 256, &o->threads)) return 0;
-    } else if (zsq_cli_flag(argc, argv, &i, "--format", &v)) {
-      if (v == NULL || (strcmp(v, "text") != 0 && strcmp(v, "json") != 0))
-        return zsq_cli_error("--format must be text or json"), 0;
-      o->format = v;
     } else if (argv[i][0] == '-') {
       return zsq_cli_error("run: unknown option '%s'", argv[i]), 0;
     } else if (o->model == NULL) {
@@ -95,12 +84,13 @@ static int run_model(const run_opts *o, zsq_model *m) {
   size_t count;
   float *x = read_images(o->input, img, &count);
   if (x == NULL) return ZSQ_EXIT_INPUT;
-  const int64_t batch = in[0] > 0 ? in[0] : ((int64_t)count < o->batch ? (int64_t)count : o->batch);
+  const int64_t batch =
+      in[0] > 0 ? in[0] : ((int64_t)count < o->rf.batch ? (int64_t)count : o->rf.batch);
   zsq_session_options so = {.batch = batch,
-                            .threads = (int)o->threads,
+                            .threads = (int)o->rf.threads,
                             .fold_batchnorm = 1,
-                            .simulate = o->simulate,
-                            .isa = o->isa};
+                            .simulate = o->rf.simulate,
+                            .isa = o->rf.isa};
   zsq_session *s = NULL;
   float *xb = calloc((size_t)batch * img, sizeof(float));
   float *y = calloc(count * feat + (size_t)batch * feat, sizeof(float));
@@ -122,7 +112,7 @@ static int run_model(const run_opts *o, zsq_model *m) {
       rc = (zsq_cli_error("%s: cannot write", o->output), ZSQ_EXIT_INPUT);
     if (f) fclose(f);
   }
-  const int json = strcmp(o->format, "json") == 0;
+  const int json = strcmp(o->rf.format, "json") == 0;
   if (rc == ZSQ_EXIT_OK && json) {
     printf("{\"model\": ");
     zsq_json_string(stdout, o->model);
