@@ -183,7 +183,13 @@ typedef struct zsq_quant_options {
   const char *weight_range; /* "minmax" or "mse" (NULL: mse) */
   float percentile;         /* for act_range "percentile" (0: 99.99) */
   int bias_correction;      /* 1: empirical bias correction on the calibration images */
-  int adaround_iters;       /* > 0: AdaRound (learned weight rounding), Adam steps per layer */
+  const char *recon;        /* NULL: none; "adaround" (per layer) or "brecq" (per block) */
+  int recon_iters;          /* Adam steps per layer or block (0: 1000) */
+  float qdrop;              /* QDrop: drop probability of each activation quantization while
+                               reconstructing (0: off); needs recon */
+  const char *border;       /* NULL / "nearest", or "aquant": learned per-channel activation
+                               rounding borders; needs recon */
+  uint64_t seed;            /* reconstruction minibatches and QDrop draws */
   int threads;
 } zsq_quant_options;
 

@@ -93,9 +93,12 @@ expect 0 'distance n/a' -- synth "$model" --method gzsq --fold-bn --count 4 --it
 expect 0 'BN-statistic distance' -- synth "$model" --method zeroq --count 4 --iters 2 -o "$tmp/a.zsd"
 expect 0 'usage: zsq quantize' -- quantize --help
 expect 2 '--bits expects wXaY' -- quantize "$model" --bits w5a4
-expect 2 "only 'adaround'" -- quantize "$model" --bits w4a4 --recon brecq
+expect 2 'expects adaround or brecq' -- quantize "$model" --bits w4a4 --recon genie-m
 expect 3 'cannot open' -- quantize "$model" --bits w4a4 --calib /nonexistent.zsd
-expect 2 'needs --recon adaround' -- quantize "$model" --bits w4a4 --recon-iters 5
+expect 2 'need --recon adaround or brecq' -- quantize "$model" --bits w4a4 --recon-iters 5
+expect 2 'need --recon adaround or brecq' -- quantize "$model" --bits w4a4 --qdrop 0.5
+expect 2 'need --recon adaround or brecq' -- quantize "$model" --bits w4a4 --border aquant
+expect 2 '0 < P < 1' -- quantize "$model" --bits w4a4 --recon brecq --qdrop 1
 expect 0 'wrote .*m.zsq' -- quantize "$model" --bits w8a8 --calib "$tmp/a.zsd" -o "$tmp/m.zsq"
 expect 0 'integer runtime \(zsq_qu8_' -- eval "$tmp/m.zsq" --data fmnist --limit 50
 expect 0 'float simulation' -- eval "$tmp/m.zsq" --data fmnist --limit 50 --simulate

@@ -16,9 +16,12 @@
 #include "zsq.h"
 
 extern "C" {
+#include "api/internal.h"
+#include "core/alloc.h"
 #include "float/grad.h"
 #include "float/plan.h"
 #include "io/onnx_import.h"
+#include "quant/blocks.h"
 #include "quant/quant.h"
 #include "quant/ranges.h"
 }
@@ -70,6 +73,158 @@ TEST(FakeQuant, RoundsHalfUpClampsAndPassesGradientInsideTheRange) {
     EXPECT_FLOAT_EQ(y[i], static_cast<float>((q - zp) * s)) << x[i];
     const double t = x[i] / s + zp;
     EXPECT_EQ(g[i], (t >= -0.5 && t < qmax + 0.5) ? 1.0f : 0.0f) << x[i];
+  }
+  zsq_fgrad_destroy(gr);
+  zsq_fplan_destroy(p);
+}
+
+// x (logical dims) -> FakeQuant with per-channel borders a, b (constants) -> y.
+struct BorderGraph {
+  zsq_graph *g = zsq_graph_new();
+  zsq_err err{};
+  BorderGraph(const std::vector<int64_t> &dims, float scale, float zp, float qmax,
+              const std::vector<float> &a, const std::vector<float> &b) {
+    const int x = zsq_graph_add_tensor(g, "x"), ta = zsq_graph_add_tensor(g, "a"),
+              tb = zsq_graph_add_tensor(g, "b"), y = zsq_graph_add_tensor(g, "y");
+    g->tensors[x].rank = static_cast<int>(dims.size());
+    for (size_t i = 0; i < dims.size(); i++) g->tensors[x].dims[i] = dims[i];
+    const std::vector<float> *src[2] = {&a, &b};
+    for (int k = 0; k < 2; k++) {
+      zsq_tensor *t = &g->tensors[k ? tb : ta];
+      t->is_const = 1;
+      t->rank = 1;
+      t->dims[0] = static_cast<int64_t>(src[k]->size());
+      t->data = zsq_aligned_alloc(src[k]->size() * sizeof(float));
+      std::copy(src[k]->begin(), src[k]->end(), static_cast<float *>(t->data));
+    }
+    zsq_node n{};
+    n.name = const_cast<char *>("fq");
+    n.op = ZSQ_OP_FAKEQUANT;
+    n.n_inputs = 3;
+    n.n_outputs = 1;
+    n.inputs[0] = x;
+    n.inputs[1] = ta;
+    n.inputs[2] = tb;
+    n.outputs[0] = y;
+    n.a.fq = {scale, 1.0f / scale, zp, 0.0f, qmax};
+    zsq_graph_add_node(g, &n);
+    g->inputs = static_cast<int *>(malloc(sizeof(int)));
+    g->outputs = static_cast<int *>(malloc(sizeof(int)));
+    g->inputs[0] = x;
+    g->outputs[0] = y;
+    g->n_inputs = g->n_outputs = 1;
+    EXPECT_EQ(zsq_graph_finalize(g, &err), ZSQ_OK) << err.msg;
+  }
+  ~BorderGraph() { zsq_graph_free(g); }
+  float *a() { return static_cast<float *>(g->tensors[1].data); }
+  float *b() { return static_cast<float *>(g->tensors[2].data); }
+  std::vector<float> run(const std::vector<float> &x) {
+    zsq_fplan *p = nullptr;
+    EXPECT_EQ(zsq_fplan_create(g, 1, nullptr, &p, &err), ZSQ_OK) << err.msg;
+    std::vector<float> y(x.size());
+    const void *in[1] = {x.data()};
+    void *out[1] = {y.data()};
+    if (p) zsq_fplan_run(p, in, out);
+    zsq_fplan_destroy(p);
+    return y;
+  }
+};
+
+// The kernel epilogue's arithmetic (docs/kernels.md) per channel of dim 1, on NCHW (stored NHWC)
+// and [N, C] tensors; a = 0.5, b = 0 is rounding to nearest; ReLU's 0 stays code 0.
+TEST(FakeQuant, BordersComputeTheEpilogueFormulaPerChannel) {
+  const float s = 0.25f, zp = 0.0f, qmax = 15.0f;
+  const std::vector<float> a = {0.5f, 0.2f, 0.9f}, b = {0.0f, 0.03f, -0.05f};
+  std::mt19937 rng(5);
+  std::uniform_real_distribution<float> u(-0.5f, 4.5f);
+  for (auto dims : {std::vector<int64_t>{2, 3, 4, 5}, std::vector<int64_t>{7, 3}}) {
+    BorderGraph f(dims, s, zp, qmax, a, b);
+    int64_t n = 1, inner = 1;
+    for (size_t i = 0; i < dims.size(); i++) n *= dims[i];
+    for (size_t i = 2; i < dims.size(); i++) inner *= dims[i];
+    std::vector<float> x(static_cast<size_t>(n));
+    for (auto &v : x) v = u(rng);
+    x[0] = 0.0f;
+    const std::vector<float> y = f.run(x);
+    for (int64_t i = 0; i < n; i++) {
+      const size_t c = static_cast<size_t>((i / inner) % 3), k = static_cast<size_t>(i);
+      float v = std::fmaf(x[k], (1.0f - b[c]) * (1.0f / s), (1.0f - b[c]) * zp + 1.0f - a[c]);
+      v = std::min(qmax, std::max(0.0f, v));
+      ASSERT_EQ(y[k], (std::floor(v) - zp) * s) << "element " << i << " channel " << c;
+      if (c == 0 && std::fabs(x[k] / s - std::round(x[k] / s)) > 0.01f)
+        EXPECT_EQ(y[k], std::min(qmax, std::max(0.0f, std::round(x[k] / s))) * s);
+    }
+    EXPECT_EQ(y[0], 0.0f);
+  }
+  // a border that leaves (0, 1] on the code range would move grid values: refused
+  BorderGraph bad({1, 3}, s, zp, qmax, {0.5f, 0.5f, 0.5f}, {0.0f, 0.04f, 0.0f});
+  zsq_fplan *p = nullptr;
+  EXPECT_EQ(zsq_fplan_create(bad.g, 1, nullptr, &p, &bad.err), ZSQ_ERR_FORMAT);
+  EXPECT_NE(std::string(bad.err.msg).find("border"), std::string::npos) << bad.err.msg;
+}
+
+// The border gradients are straight-through estimates (dy/da = −s, dy/db = −s·t, dy/dx = 1 − b):
+// over many values spread evenly inside the code range they equal the finite differences of the
+// rounded loss L = Σ r_c·y (each value's rounding flips when the border passes it). The values
+// cover v ∈ [1.5, 13.5] evenly: whole cells around the integers, so the count of flips is exact
+// for a linear border.
+TEST(FakeQuant, BorderGradientsMatchFiniteDifferencesOverSpreadValues) {
+  const float s = 0.5f, zp = 2.0f, qmax = 15.0f;
+  const int64_t m = 20000;  // values per channel
+  const std::vector<float> r = {1.3f, -0.7f};
+  const std::vector<float> a = {0.4f, 0.6f}, b = {0.01f, -0.02f};
+  BorderGraph f({m, 2}, s, zp, qmax, a, b);
+  std::vector<float> x(static_cast<size_t>(2 * m));
+  for (int64_t i = 0; i < m; i++) {
+    for (int c = 0; c < 2; c++) {  // v spread over [1.5, 13.5], shuffled per channel
+      const float v = 1.5f + 12.0f * ((i * 7919 + c * 13) % m + 0.5f) / m;
+      const float t = (v - 1.0f + a[c]) / (1.0f - b[c]);
+      x[static_cast<size_t>(i * 2 + c)] = (t - zp) * s;
+    }
+  }
+  auto loss = [&]() {
+    const std::vector<float> y = f.run(x);
+    double l = 0;
+    for (size_t i = 0; i < y.size(); i++) l += r[i % 2] * static_cast<double>(y[i]);
+    return l;
+  };
+  zsq_fplan *p = nullptr;
+  ASSERT_EQ(zsq_fplan_create(f.g, 1, nullptr, &p, &f.err), ZSQ_OK) << f.err.msg;
+  const int wrt[2] = {1, 2};
+  zsq_fgrad *gr = nullptr;
+  ASSERT_EQ(zsq_fgrad_create(p, wrt, 2, &gr, &f.err), ZSQ_OK) << f.err.msg;
+  std::vector<float> y(x.size());
+  const void *in[1] = {x.data()};
+  void *out[1] = {y.data()};
+  zsq_fplan_run(p, in, out);
+  zsq_fgrad_zero(gr);
+  float *gy = zsq_fgrad_of(gr, f.g->outputs[0]);
+  for (size_t i = 0; i < y.size(); i++) gy[i] = r[i % 2];
+  zsq_fgrad_backward(gr);
+  const float *ga = zsq_fgrad_of(gr, 1), *gb = zsq_fgrad_of(gr, 2), *gx = zsq_fgrad_of(gr, 0);
+  for (int c = 0; c < 2; c++) {
+    auto fd = [&](float *param, float eps) {
+      const float keep = *param;
+      *param = keep + eps;
+      const double lp = loss();
+      *param = keep - eps;
+      const double lm = loss();
+      *param = keep;
+      return (lp - lm) / (2 * eps);
+    };
+    const double fa = fd(&f.a()[c], 0.05f), fb = fd(&f.b()[c], 0.004f);
+    EXPECT_NEAR(fa, ga[c], 0.002 * std::fabs(ga[c])) << "a, channel " << c;
+    EXPECT_NEAR(fb, gb[c], 0.002 * std::fabs(gb[c])) << "b, channel " << c;
+    double sx = 0;  // every value of the channel shifted together
+    for (int64_t i = 0; i < m; i++) sx += gx[i * 2 + c];
+    const float eps = 0.05f * s;
+    for (int64_t i = 0; i < m; i++) x[static_cast<size_t>(i * 2 + c)] += eps;
+    const double lp = loss();
+    for (int64_t i = 0; i < m; i++) x[static_cast<size_t>(i * 2 + c)] -= 2 * eps;
+    const double lm = loss();
+    for (int64_t i = 0; i < m; i++) x[static_cast<size_t>(i * 2 + c)] += eps;
+    EXPECT_NEAR((lp - lm) / (2 * eps), sx, 0.002 * std::fabs(sx)) << "x, channel " << c;
+    EXPECT_FLOAT_EQ(gx[c], r[c] * (1.0f - f.b()[c]));
   }
   zsq_fgrad_destroy(gr);
   zsq_fplan_destroy(p);
@@ -149,7 +304,9 @@ struct Quantized {
   zsq_model *m = nullptr, *q = nullptr;
   zsq_calib *c = nullptr;
   zsq_status st;
-  Quantized(int wbits, int abits, int bias_correction = 0, int adaround_iters = 0) {
+  Quantized(int wbits, int abits, int bias_correction = 0, int recon_iters = 0,
+            const char *recon = "adaround", float qdrop = 0.0f, const char *border = nullptr,
+            uint64_t seed = 0) {
     zsq_model_create(&m);
     zsq_model_create(&q);
     zsq_calib_create(&c);
@@ -165,7 +322,11 @@ struct Quantized {
     o.abits = abits;
     o.threads = 2;
     o.bias_correction = bias_correction;
-    o.adaround_iters = adaround_iters;
+    o.recon = recon_iters > 0 ? recon : nullptr;
+    o.recon_iters = recon_iters;
+    o.qdrop = qdrop;
+    o.border = border;
+    o.seed = seed;
     st = zsq_quantize(m, &o, c, q);
   }
   ~Quantized() {
@@ -309,6 +470,257 @@ TEST(ZsqFile, RoundTripIsExactAndDamageIsRefused) {
   zsq_model_destroy(l);
   std::remove(path.c_str());
   std::remove(bad.c_str());
+}
+
+// A small random residual network: stem conv, one residual block (two convs, Add, Relu),
+// global pool and a classifier; 3×8×8 inputs.
+std::string tiny_resnet() {
+  std::mt19937 rng(11);
+  auto he = [&](const std::string &name, const std::vector<int64_t> &dims) {
+    int64_t n = 1, fan = 1;
+    for (size_t i = 0; i < dims.size(); i++) n *= dims[i], fan *= i ? dims[i] : 1;
+    std::normal_distribution<float> d(0.0f, std::sqrt(2.0f / static_cast<float>(fan)));
+    std::vector<float> v(static_cast<size_t>(n));
+    for (auto &x : v) x = d(rng);
+    return tensor(name, dims, v);
+  };
+  auto conv = [](const std::string &in, const std::string &w, const std::string &out) {
+    return Node("Conv", {in, w}, {out}, out).attr_ints("pads", {1, 1, 1, 1});
+  };
+  Model m(13);
+  m.input("x", {-1, 3, 8, 8}).output("y");
+  m.init(he("w0", {8, 3, 3, 3})).init(he("w1", {8, 8, 3, 3})).init(he("w2", {8, 8, 3, 3}));
+  m.init(he("fc", {10, 8})).init(tensor("fcb", {10}, std::vector<float>(10, 0.1f)));
+  m.node(conv("x", "w0", "c0")).node(Node("Relu", {"c0"}, {"r0"}, "relu0"));
+  m.node(conv("r0", "w1", "c1")).node(Node("Relu", {"c1"}, {"r1"}, "relu1"));
+  m.node(conv("r1", "w2", "c2")).node(Node("Add", {"c2", "r0"}, {"s"}, "add"));
+  m.node(Node("Relu", {"s"}, {"r2"}, "relu2")).node(Node("GlobalAveragePool", {"r2"}, {"p"}));
+  m.node(Node("Flatten", {"p"}, {"f"}))
+      .node(Node("Gemm", {"f", "fc", "fcb"}, {"y"}, "gemm").attr_i("transB", 1));
+  return m.bytes();
+}
+
+std::vector<float> noise_images(int64_t n, unsigned seed) {
+  std::mt19937 rng(seed);
+  std::normal_distribution<float> d(0.0f, 1.0f);
+  std::vector<float> x(static_cast<size_t>(n * 3 * 64));
+  for (auto &v : x) v = d(rng);
+  return x;
+}
+
+// The tiny model quantized (all layers at the target bits) by the internal pipeline.
+struct TinyQuant {
+  zsq_graph *g = nullptr;
+  zsq_qresult r{};
+  zsq_err err{};
+  zsq_status st = ZSQ_ERR_INTERNAL;
+  TinyQuant(zsq_qscheme sc, const std::vector<float> &calib) {
+    const std::string b = tiny_resnet();
+    EXPECT_EQ(zsq_onnx_import_buffer(b.data(), b.size(), &g, &err), ZSQ_OK) << err.msg;
+    sc.act_range = sc.weight_range = ZSQ_RANGE_MSE;
+    st = zsq_quantize_graph(g, &sc, calib.data(), static_cast<int64_t>(calib.size() / 192), nullptr,
+                            &r, &err);
+  }
+  ~TinyQuant() {
+    zsq_qresult_free(&r);
+    zsq_graph_free(g);
+  }
+  // Σ (float − quantized)² / Σ float² of the residual block's output on images x.
+  double block_error(const std::vector<float> &x) {
+    const int64_t n = static_cast<int64_t>(x.size() / 192);
+    zsq_block *blocks = nullptr;
+    int nb = 0;
+    EXPECT_EQ(zsq_blocks(&r, 0, &blocks, &nb, &err), ZSQ_OK) << err.msg;
+    const int t = nb == 3 ? blocks[1].exit : -1;
+    free(blocks);
+    zsq_fplan *pf = nullptr, *ps = nullptr;
+    EXPECT_EQ(zsq_fplan_create(r.folded, n, nullptr, &pf, &err), ZSQ_OK) << err.msg;
+    EXPECT_EQ(zsq_fplan_create(r.sim, n, nullptr, &ps, &err), ZSQ_OK) << err.msg;
+    double num = 0, den = 0;
+    if (pf && ps && t >= 0) {
+      zsq_value_from_logical(zsq_fplan_value(pf, r.folded->inputs[0]), x.data());
+      zsq_value_from_logical(zsq_fplan_value(ps, r.sim->inputs[0]), x.data());
+      zsq_fplan_forward(pf);
+      zsq_fplan_forward(ps);
+      const zsq_value *a = zsq_fplan_value(pf, t), *b = zsq_fplan_value(ps, t);
+      const float *u = static_cast<const float *>(a->data),
+                  *v = static_cast<const float *>(b->data);
+      for (size_t i = 0; i < a->numel; i++) {
+        num += (static_cast<double>(u[i]) - v[i]) * (static_cast<double>(u[i]) - v[i]);
+        den += static_cast<double>(u[i]) * u[i];
+      }
+    }
+    zsq_fplan_destroy(pf);
+    zsq_fplan_destroy(ps);
+    return num / den;
+  }
+  std::vector<float> sim_constants() {  // every weight and border of the simulation
+    std::vector<float> v;
+    for (size_t t = 0; t < r.sim->n_tensors; t++) {
+      const zsq_tensor *c = &r.sim->tensors[t];
+      if (!c->is_const || c->dtype != ZSQ_F32) continue;
+      const float *d = static_cast<const float *>(c->data);
+      v.insert(v.end(), d, d + zsq_tensor_numel(c));
+    }
+    return v;
+  }
+};
+
+zsq_qscheme tiny_scheme(zsq_recon_method recon, int iters, float qdrop = 0, int borders = 0,
+                        uint64_t seed = 0) {
+  zsq_qscheme sc{};
+  sc.wbits = 2;
+  sc.abits = 4;
+  sc.recon = recon;
+  sc.recon_iters = iters;
+  sc.qdrop = qdrop;
+  sc.aquant_borders = borders;
+  sc.seed = seed;
+  return sc;
+}
+
+// Units: the stem conv, the residual block (two convs and the Add), pool + classifier.
+TEST(QuantRecon, BlocksAreTheStemTheResidualBlockAndTheHead) {
+  TinyQuant q(tiny_scheme(ZSQ_RECON_NONE, 0), noise_images(8, 1));
+  ASSERT_EQ(q.st, ZSQ_OK) << q.err.msg;
+  zsq_block *b = nullptr;
+  int n = 0;
+  ASSERT_EQ(zsq_blocks(&q.r, 0, &b, &n, &q.err), ZSQ_OK) << q.err.msg;
+  ASSERT_EQ(n, 3);
+  const zsq_graph *g = q.r.folded;
+  EXPECT_EQ(b[0].entry, g->inputs[0]);
+  EXPECT_EQ(b[0].n_layers, 1);
+  EXPECT_EQ(b[1].entry, b[0].exit);
+  EXPECT_EQ(b[1].n_layers, 2);
+  EXPECT_EQ(g->nodes[g->tensors[b[1].exit].producer].op, ZSQ_OP_ADD);
+  EXPECT_EQ(b[2].first_layer, 3);
+  EXPECT_EQ(b[2].exit, g->outputs[0]);
+  free(b);
+  ASSERT_EQ(zsq_blocks(&q.r, 1, &b, &n, &q.err), ZSQ_OK);
+  EXPECT_EQ(n, 4);
+  free(b);
+}
+
+// BRECQ learns the block's rounding jointly: the block output error on held-out images drops
+// well below rounding to nearest.
+TEST(QuantRecon, BrecqLowersTheBlockOutputError) {
+  const std::vector<float> calib = noise_images(64, 1), test = noise_images(64, 2);
+  TinyQuant nearest(tiny_scheme(ZSQ_RECON_NONE, 0), calib),
+      brecq(tiny_scheme(ZSQ_RECON_BRECQ, 300), calib);
+  ASSERT_EQ(brecq.st, ZSQ_OK) << brecq.err.msg;
+  const double a = nearest.block_error(test), b = brecq.block_error(test);
+  EXPECT_LT(b, 0.7 * a) << "nearest " << a << " vs BRECQ " << b;
+}
+
+// QDrop changes the learned rounding, reproducibly for a seed.
+TEST(QuantRecon, QDropIsDeterministicForASeed) {
+  const std::vector<float> calib = noise_images(32, 1);
+  TinyQuant plain(tiny_scheme(ZSQ_RECON_BRECQ, 60), calib),
+      d1(tiny_scheme(ZSQ_RECON_BRECQ, 60, 0.5f, 0, 7), calib),
+      d2(tiny_scheme(ZSQ_RECON_BRECQ, 60, 0.5f, 0, 7), calib),
+      d3(tiny_scheme(ZSQ_RECON_BRECQ, 60, 0.5f, 0, 8), calib);
+  ASSERT_EQ(d1.st, ZSQ_OK) << d1.err.msg;
+  EXPECT_EQ(d1.sim_constants(), d2.sim_constants());
+  EXPECT_NE(d1.sim_constants(), d3.sim_constants());
+  EXPECT_NE(d1.sim_constants(), plain.sim_constants());
+}
+
+// Learned borders (valid, moved from 0.5) lower the error that reconstruction leaves.
+TEST(QuantRecon, AQuantBordersLowerTheReconstructedError) {
+  const std::vector<float> calib = noise_images(64, 1), test = noise_images(64, 2);
+  TinyQuant plain(tiny_scheme(ZSQ_RECON_BRECQ, 300), calib),
+      borders(tiny_scheme(ZSQ_RECON_BRECQ, 300, 0.0f, 1), calib);
+  ASSERT_EQ(borders.st, ZSQ_OK) << borders.err.msg;
+  const double a = plain.block_error(test), b = borders.block_error(test);
+  EXPECT_LT(b, 0.95 * a) << "BRECQ " << a << " vs BRECQ + AQuant " << b;
+  int moved = 0, fq = 0;
+  for (size_t i = 0; i < borders.r.sim->n_nodes; i++) {
+    const zsq_node *n = &borders.r.sim->nodes[i];
+    if (n->op != ZSQ_OP_FAKEQUANT) continue;
+    ASSERT_EQ(n->n_inputs, 3);
+    fq++;
+    const zsq_tensor *ta = &borders.r.sim->tensors[n->inputs[1]];
+    const float *av = static_cast<const float *>(ta->data),
+                *bv = static_cast<const float *>(borders.r.sim->tensors[n->inputs[2]].data);
+    for (int64_t c = 0; c < zsq_tensor_numel(ta); c++) {
+      EXPECT_GT(av[c], 0.0f);
+      EXPECT_LE(av[c] + bv[c] * n->a.fq.qmax, 1.0f);
+      moved += av[c] != 0.5f;
+    }
+  }
+  EXPECT_EQ(fq, 4);  // input, stem output, inner block activation, pooled features
+  EXPECT_GT(moved, 0);
+}
+
+// Borders are plain float constants of the graph: they survive .zsq save/load.
+TEST(ZsqFile, BordersRoundTrip) {
+  zsq_model *m, *q, *l;
+  zsq_calib *c;
+  zsq_model_create(&m);
+  zsq_model_create(&q);
+  zsq_model_create(&l);
+  zsq_calib_create(&c);
+  const std::string b = tiny_resnet();
+  ASSERT_EQ(zsq_model_load_onnx_buffer(m, b.data(), b.size()), ZSQ_OK) << zsq_model_last_error(m);
+  std::vector<float> x = noise_images(32, 1);
+  std::vector<int> lab(32, 0);
+  ASSERT_EQ(zsq_calib_set(c, 32, 3, 8, 8, x.data(), lab.data(), "noise", 0), ZSQ_OK);
+  zsq_quant_options o{};
+  o.wbits = 4;
+  o.abits = 4;
+  o.recon = "brecq";
+  o.recon_iters = 30;
+  o.border = "aquant";
+  ASSERT_EQ(zsq_quantize(m, &o, c, q), ZSQ_OK) << zsq_model_last_error(m);
+  const std::string path = "/tmp/zsq-border-" + std::to_string(getpid()) + ".zsq";
+  ASSERT_EQ(zsq_model_save(q, path.c_str()), ZSQ_OK) << zsq_model_last_error(q);
+  ASSERT_EQ(zsq_model_load(l, path.c_str()), ZSQ_OK) << zsq_model_last_error(l);
+  std::remove(path.c_str());
+  int seen = 0;
+  for (size_t i = 0; i < q->graph->n_nodes; i++) {
+    const zsq_node *a = &q->graph->nodes[i];
+    if (a->op != ZSQ_OP_FAKEQUANT) continue;
+    const int t = zsq_graph_find(l->graph, q->graph->tensors[a->outputs[0]].name);
+    ASSERT_GE(t, 0);
+    const zsq_node *d = &l->graph->nodes[l->graph->tensors[t].producer];
+    ASSERT_EQ(d->n_inputs, 3);
+    for (int k = 1; k < 3; k++) {
+      const zsq_tensor *u = &q->graph->tensors[a->inputs[k]], *v = &l->graph->tensors[d->inputs[k]];
+      ASSERT_EQ(zsq_tensor_numel(u), zsq_tensor_numel(v));
+      for (int64_t e = 0; e < zsq_tensor_numel(u); e++)
+        EXPECT_EQ(static_cast<float *>(u->data)[e], static_cast<float *>(v->data)[e]);
+    }
+    seen++;
+  }
+  EXPECT_EQ(seen, 4);
+  std::vector<float> y = noise_images(16, 3);
+  zsq_session_options so{};  // the simulation: the graph the file stores, computed exactly
+  so.batch = 16;
+  so.threads = 1;
+  so.fold_batchnorm = 1;
+  so.simulate = 1;
+  std::vector<float> ya(160), yb(160);
+  for (zsq_model *mm : {q, l}) {
+    zsq_session *s = nullptr;
+    ASSERT_EQ(zsq_session_create(mm, &so, &s), ZSQ_OK) << zsq_model_last_error(mm);
+    zsq_session_run(s, y.data(), mm == q ? ya.data() : yb.data());
+    zsq_session_destroy(s);
+  }
+  EXPECT_EQ(ya, yb);
+  zsq_calib_destroy(c);
+  zsq_model_destroy(l);
+  zsq_model_destroy(q);
+  zsq_model_destroy(m);
+}
+
+TEST(QuantRecon, ImpossibleCombinationsAreRefused) {
+  const std::vector<float> calib = noise_images(8, 1);
+  TinyQuant drop(tiny_scheme(ZSQ_RECON_NONE, 0, 0.5f), calib),
+      border(tiny_scheme(ZSQ_RECON_NONE, 0, 0.0f, 1), calib),
+      prob(tiny_scheme(ZSQ_RECON_BRECQ, 10, 1.0f), calib);
+  EXPECT_EQ(drop.st, ZSQ_ERR_INVALID_ARG);
+  EXPECT_EQ(border.st, ZSQ_ERR_INVALID_ARG);
+  EXPECT_EQ(prob.st, ZSQ_ERR_INVALID_ARG);
 }
 
 TEST(QuantPipeline, ImpossibleRequestsAreRefused) {

@@ -31,7 +31,9 @@ zsq_status zsq_quantize(zsq_model *m, const zsq_quant_options *o, const zsq_cali
                     .abits = o->abits,
                     .first_last_8bit = !o->quantize_all,
                     .bias_correction = o->bias_correction,
-                    .adaround_iters = o->adaround_iters};
+                    .recon_iters = o->recon_iters > 0 ? o->recon_iters : 1000,
+                    .qdrop = o->qdrop,
+                    .seed = o->seed};
   sc.percentile = o->percentile > 0 ? o->percentile : 99.99f;
   if (!parse_range(o->act_range, ZSQ_RANGE_MSE, &sc.act_range)) {
     return zsq_fail(&m->err, ZSQ_ERR_INVALID_ARG,
@@ -40,6 +42,20 @@ zsq_status zsq_quantize(zsq_model *m, const zsq_quant_options *o, const zsq_cali
   if (!parse_range(o->weight_range, ZSQ_RANGE_MSE, &sc.weight_range) ||
       sc.weight_range == ZSQ_RANGE_PERCENTILE) {
     return zsq_fail(&m->err, ZSQ_ERR_INVALID_ARG, "weight range must be minmax or mse");
+  }
+  if (o->recon == NULL || strcmp(o->recon, "none") == 0) {
+    sc.recon = ZSQ_RECON_NONE;
+  } else if (strcmp(o->recon, "adaround") == 0) {
+    sc.recon = ZSQ_RECON_ADAROUND;
+  } else if (strcmp(o->recon, "brecq") == 0) {
+    sc.recon = ZSQ_RECON_BRECQ;
+  } else {
+    return zsq_fail(&m->err, ZSQ_ERR_INVALID_ARG, "reconstruction must be adaround or brecq");
+  }
+  if (o->border != NULL && strcmp(o->border, "aquant") == 0) {
+    sc.aquant_borders = 1;
+  } else if (o->border != NULL && strcmp(o->border, "nearest") != 0) {
+    return zsq_fail(&m->err, ZSQ_ERR_INVALID_ARG, "activation rounding must be nearest or aquant");
   }
   int64_t dims[4];
   int c, h, w;

@@ -23,8 +23,13 @@ static const char kHelp[] =
     "  --weight-range R     weight ranges: mse (default) or minmax\n"
     "  --quantize-all       first and last layer at the target bits too\n"
     "  --bias-correction    empirical bias correction on the calibration images\n"
-    "  --recon adaround     learned weight rounding per layer (AdaRound)\n"
-    "  --recon-iters N      Adam steps per layer for --recon (default 1000)\n"
+    "  --recon M            learned weight rounding: adaround (per layer) or brecq (per\n"
+    "                       residual block, activation quantization included)\n"
+    "  --recon-iters N      Adam steps per layer or block for --recon (default 1000)\n"
+    "  --qdrop P            QDrop: while reconstructing, drop each activation quantization\n"
+    "                       with probability P in (0, 1) (0.5 in the paper); needs --recon\n"
+    "  --border B           activation rounding: nearest (default) or aquant (per-channel\n"
+    "                       borders learned in reconstruction); needs --recon\n"
     "  --eval               top-1 on the Fashion-MNIST test set, float and quantized\n"
     "  --limit N            evaluate the first N test images only\n"
     "  --report FILE        the per-layer report as JSON\n"
@@ -33,9 +38,10 @@ static const char kHelp[] =
     "                       runs it through the simulation\n";
 
 typedef struct q_opts {
-  const char *model, *calib, *report, *out, *range, *wrange;
+  const char *model, *calib, *report, *out, *range, *wrange, *recon, *border;
+  double qdrop;
   int64_t count, iters, sbatch, limit, seed, threads, recon_iters;
-  int wbits, abits, all, eval, bias, recon;
+  int wbits, abits, all, eval, bias;
 } q_opts;
 
 static int parse_bits(const char *s, int *w, int *a) {
@@ -78,13 +84,19 @@ static int parse(int argc, char **argv, q_opts *o) {
     } else if (zsq_cli_flag(argc, argv, &i, "--synth-batch", &v)) {
       if (!zsq_cli_parse_int("--synth-batch", v, 1, 65536, &o->sbatch)) return 0;
     } else if (zsq_cli_flag(argc, argv, &i, "--recon", &v)) {
-      if (v == NULL || strcmp(v, "adaround") != 0) {
-        return zsq_cli_error(
-                   "--recon: only 'adaround' is implemented (not yet: brecq, qdrop, genie-m)"),
-               0;
+      if (v == NULL || (strcmp(v, "adaround") != 0 && strcmp(v, "brecq") != 0)) {
+        return zsq_cli_error("--recon expects adaround or brecq (not yet: genie-m)"), 0;
       }
-      o->recon = 1;
-      if (o->recon_iters == 0) o->recon_iters = 1000;
+      o->recon = v;
+    } else if (zsq_cli_flag(argc, argv, &i, "--qdrop", &v)) {
+      char *end = NULL;
+      o->qdrop = v ? strtod(v, &end) : 0.0;
+      if (v == NULL || *end != '\0' || !(o->qdrop > 0.0 && o->qdrop < 1.0))
+        return zsq_cli_error("--qdrop expects a probability P with 0 < P < 1, e.g. 0.5"), 0;
+    } else if (zsq_cli_flag(argc, argv, &i, "--border", &v)) {
+      if (v == NULL || (strcmp(v, "nearest") != 0 && strcmp(v, "aquant") != 0))
+        return zsq_cli_error("--border expects nearest or aquant"), 0;
+      o->border = v;
     } else if (zsq_cli_flag(argc, argv, &i, "--recon-iters", &v)) {
       if (!zsq_cli_parse_int("--recon-iters", v, 1, 1000000, &o->recon_iters)) return 0;
     } else if (zsq_cli_flag(argc, argv, &i, "--limit", &v)) {
@@ -114,8 +126,12 @@ static int parse(int argc, char **argv, q_opts *o) {
   if (o->model == NULL)
     return zsq_cli_error("quantize: no model given (see 'zsq quantize --help')"), 0;
   if (o->wbits == 0) return zsq_cli_error("quantize: --bits is required (e.g. --bits w4a4)"), 0;
-  if (o->recon_iters > 0 && !o->recon) {
-    return zsq_cli_error("quantize: --recon-iters needs --recon adaround"), 0;
+  if (o->recon == NULL &&
+      (o->recon_iters > 0 || o->qdrop > 0 || (o->border && strcmp(o->border, "aquant") == 0))) {
+    return zsq_cli_error(
+               "quantize: --recon-iters, --qdrop and --border aquant need --recon "
+               "adaround or brecq"),
+           0;
   }
   return 1;
 }
@@ -252,7 +268,11 @@ int zsq_cmd_quantize(int argc, char **argv) {
                           .weight_range = o.wrange,
                           .threads = (int)o.threads,
                           .bias_correction = o.bias,
-                          .adaround_iters = o.recon ? (int)o.recon_iters : 0};
+                          .recon = o.recon,
+                          .recon_iters = (int)o.recon_iters,
+                          .qdrop = (float)o.qdrop,
+                          .border = o.border,
+                          .seed = (uint64_t)o.seed};
   t0 = zsq_cli_now();
   st = zsq_quantize(m, &qo, c, q);
   if (st != ZSQ_OK) {
@@ -295,7 +315,7 @@ int zsq_cmd_quantize(int argc, char **argv) {
     zsq_dataset_geometry(d, &ch, &h, &w);
     zsq_norm nrm;
     rc = zsq_cli_norm(m, o.model, NULL, NULL, NULL, ch, &nrm);
-    zsq_acc_opts ao = {o.limit, 100, (int)o.threads, 1, "eval float"};
+    zsq_acc_opts ao = {o.limit, 100, (int)o.threads, 1, "eval float", 1, NULL}; /* simulated */
     zsq_acc_result rf, rq;
     if (rc == ZSQ_EXIT_OK) rc = zsq_cli_accuracy(m, o.model, d, &nrm, &ao, &rf);
     ao.label = "eval quantized";

@@ -93,8 +93,10 @@ typedef struct zsq_node {
     struct {
       int allowzero;
     } reshape;
-    /* FakeQuant: q = clamp(floor(x·inv_scale + zero_point + 0.5), qmin, qmax); y = (q − zp)·scale
-     */
+    /* FakeQuant: q = clamp(floor(x·inv_scale + zero_point + 0.5), qmin, qmax); y = (q − zp)·scale.
+     * With inputs 1, 2 (constants [C] of a_c, b_c: AQuant border B(t) = a_c + b_c·t on the channel
+     * axis, dim 1): q = floor(clamp(fmaf(x, (1 − b_c)·inv_scale, (1 − b_c)·zp + 1 − a_c), qmin,
+     * qmax)) (docs/kernels.md). */
     struct {
       float scale, inv_scale, zero_point, qmin, qmax;
     } fq;

@@ -1,13 +1,27 @@
-/* adaround.h — AdaRound (Nagel et al. 2020): per-layer learned rounding of the weights, so each
- * quantized layer reproduces the float layer's output on its quantized input. */
+/* adaround.h — AdaRound's rounding variables (Nagel et al. 2020): one real V per weight, soft
+ * rounding h(V) while learning, hard rounding [V >= 0] at the end, and the annealed regulariser;
+ * reconstruction (quant/recon.h) trains them per layer or per block. */
 #ifndef ZSQ_QUANT_ADAROUND_H
 #define ZSQ_QUANT_ADAROUND_H
 
 #include "quant/quant.h"
 
-/* Rewrites the weights of every layer of r->sim, in order, with learned rounding; calib holds
- * count images (NCHW). iters: Adam steps per layer. */
-zsq_status zsq_adaround(zsq_qresult *r, const float *calib, int64_t count, int iters,
-                        pthreadpool_t tp, zsq_err *err);
+typedef struct zsq_round_vars {
+  const zsq_qlayer *l;
+  const float *w; /* float weights (folded), logical */
+  int64_t numel;
+  float qmin, qmax; /* weight codes */
+  float *v;         /* numel rounding variables (owned by the caller) */
+} zsq_round_vars;
+
+/* V so that h(V) equals the fractional part of W/s: rounding starts where the float weight is. */
+void zsq_round_init(zsq_round_vars *j);
+/* The soft (h(V)) or hard ([V >= 0]) rounded weights, logical. */
+void zsq_round_weights(const zsq_round_vars *j, int hard, float *wq);
+/* dLoss/dV from dLoss/dŴ (logical), plus reg · the regulariser Σ 1 − |2h − 1|^β. */
+void zsq_round_grad(const zsq_round_vars *j, const float *gw, float beta, float reg, float *gv);
+/* β and the regulariser weight at step it of iters: off for the first 20 %, then β falls
+ * linearly from 20 to 2 (BRECQ's LinearTempDecay). */
+void zsq_round_schedule(int it, int iters, float *beta, float *reg);
 
 #endif

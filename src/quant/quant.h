@@ -15,20 +15,31 @@ typedef enum zsq_range_method {
   ZSQ_RANGE_MSE,
 } zsq_range_method;
 
+typedef enum zsq_recon_method {
+  ZSQ_RECON_NONE,
+  ZSQ_RECON_ADAROUND, /* per layer */
+  ZSQ_RECON_BRECQ,    /* per block (quant/blocks.h) */
+} zsq_recon_method;
+
 typedef struct zsq_qscheme {
   int wbits, abits;    /* 8, 4, 3 or 2 */
   int first_last_8bit; /* first and last layer: 8-bit weights and input */
   zsq_range_method act_range, weight_range;
-  float percentile;    /* for ZSQ_RANGE_PERCENTILE, e.g. 99.99 */
-  int bias_correction; /* empirical, on the calibration images */
-  int adaround_iters;  /* > 0: AdaRound each layer's weights with this many Adam steps */
+  float percentile;       /* for ZSQ_RANGE_PERCENTILE, e.g. 99.99 */
+  int bias_correction;    /* empirical, on the calibration images */
+  zsq_recon_method recon; /* learned weight rounding (and borders) on the calibration images */
+  int recon_iters;        /* Adam steps per layer or block */
+  float qdrop;            /* QDrop: probability of skipping each activation quantization */
+  int aquant_borders;     /* learned per-channel activation rounding borders (AQuant) */
+  uint64_t seed;          /* minibatches and QDrop draws */
 } zsq_qscheme;
 
 /* One quantized activation tensor (per-tensor affine, codes 0 .. 2^bits − 1). */
 typedef struct zsq_qpoint {
   int tensor; /* in the folded graph */
   int bits, is_unsigned;
-  double min, max; /* observed on the calibration data */
+  int64_t channels; /* dim 1 of the tensor (1 for rank < 2): the axis of rounding borders */
+  double min, max;  /* observed on the calibration data */
   float scale, zero_point;
 } zsq_qpoint;
 

@@ -10,9 +10,9 @@
 #include "float/layout.h"
 #include "float/plan.h"
 #include "graph/passes.h"
-#include "quant/adaround.h"
 #include "quant/quant.h"
 #include "quant/ranges.h"
+#include "quant/recon.h"
 
 #define CALIB_BATCH 64
 
@@ -153,6 +153,7 @@ static void collect(void *vc, zsq_fplan *p, int64_t n) {
       continue;
     }
     zsq_qpoint *q = &c->r->points[i];
+    q->channels = v->rank >= 2 ? v->dims[1] : 1;
     for (size_t k = 0; k < v->numel; k++) {
       q->min = x[k] < q->min ? x[k] : q->min;
       q->max = x[k] > q->max ? x[k] : q->max;
@@ -250,8 +251,29 @@ static zsq_status own_weights(zsq_graph *g, zsq_err *err) {
   return ZSQ_OK;
 }
 
+/* Adds the rounding-border inputs of FakeQuant node fq (a = 0.5, b = 0 per channel: nearest). */
+static zsq_status add_borders(zsq_graph *g, zsq_node *fq, const zsq_qpoint *q, zsq_err *err) {
+  for (int k = 1; k < 3; k++) {
+    char name[620];
+    snprintf(name, sizeof name, "%s/border_%c", fq->name, k == 1 ? 'a' : 'b');
+    const int t = zsq_graph_add_tensor(g, name);
+    float *d = t < 0 ? NULL : zsq_aligned_alloc((size_t)q->channels * sizeof(float));
+    if (d == NULL) return zsq_fail(err, ZSQ_ERR_NOMEM, "out of memory");
+    for (int64_t c = 0; c < q->channels; c++) d[c] = k == 1 ? 0.5f : 0.0f;
+    zsq_tensor *bt = &g->tensors[t];
+    bt->is_const = 1;
+    bt->rank = 1;
+    bt->dims[0] = q->channels;
+    bt->data = d;
+    fq->inputs[k] = t;
+  }
+  fq->n_inputs = 3;
+  return ZSQ_OK;
+}
+
 /* The folded graph with the layers in mask (NULL = all) quantized: weights rounded and their
- * input points (and, with all layers, every point) behind FakeQuant nodes. */
+ * input points (and, with all layers, every point) behind FakeQuant nodes, with rounding borders
+ * when the scheme learns them (the full graph only). */
 static zsq_status build_sim(zsq_qresult *r, const zsq_qscheme *sc, const int *mask, zsq_graph **out,
                             zsq_err *err) {
   zsq_graph *g = zsq_graph_clone(r->folded);
@@ -296,7 +318,9 @@ static zsq_status build_sim(zsq_qresult *r, const zsq_qscheme *sc, const int *ma
     fq.a.fq.zero_point = q->zero_point;
     fq.a.fq.qmin = 0.0f;
     fq.a.fq.qmax = (float)((1 << q->bits) - 1);
-    if (zsq_graph_add_node(g, &fq) < 0) st = zsq_fail(err, ZSQ_ERR_NOMEM, "out of memory");
+    if (mask == NULL && sc->aquant_borders) st = add_borders(g, &fq, q, err);
+    if (st == ZSQ_OK && zsq_graph_add_node(g, &fq) < 0)
+      st = zsq_fail(err, ZSQ_ERR_NOMEM, "out of memory");
   }
   if (st == ZSQ_OK) st = zsq_graph_finalize(g, err);
   if (st != ZSQ_OK) {
@@ -420,6 +444,14 @@ zsq_status zsq_quantize_graph(const zsq_graph *g, const zsq_qscheme *sc, const f
   }
   if (!wok || !aok) return zsq_fail(err, ZSQ_ERR_INVALID_ARG, "bit widths must be 8, 4, 3 or 2");
   if (count < 1) return zsq_fail(err, ZSQ_ERR_INVALID_ARG, "quantization needs calibration images");
+  if (sc->recon == ZSQ_RECON_NONE && (sc->qdrop > 0 || sc->aquant_borders)) {
+    return zsq_fail(err, ZSQ_ERR_INVALID_ARG,
+                    "QDrop and AQuant borders are learned in reconstruction: choose a method");
+  }
+  if (sc->recon != ZSQ_RECON_NONE && sc->recon_iters < 1)
+    return zsq_fail(err, ZSQ_ERR_INVALID_ARG, "reconstruction needs at least one step");
+  if (!(sc->qdrop >= 0.0f && sc->qdrop < 1.0f))
+    return zsq_fail(err, ZSQ_ERR_INVALID_ARG, "the QDrop probability must be in [0, 1)");
   out->folded = zsq_graph_clone(g);
   zsq_status st = out->folded ? ZSQ_OK : zsq_fail(err, ZSQ_ERR_NOMEM, "out of memory");
   if (st == ZSQ_OK) st = zsq_graph_fold_batchnorm(out->folded, err);
@@ -427,8 +459,8 @@ zsq_status zsq_quantize_graph(const zsq_graph *g, const zsq_qscheme *sc, const f
   if (st == ZSQ_OK) st = find_points(out, sc, err);
   if (st == ZSQ_OK) st = calibrate(out, sc, calib, count, tp, err);
   if (st == ZSQ_OK) st = build_sim(out, sc, NULL, &out->sim, err);
-  if (st == ZSQ_OK && sc->adaround_iters > 0) {
-    st = zsq_adaround(out, calib, count, sc->adaround_iters, tp, err);
+  if (st == ZSQ_OK && sc->recon != ZSQ_RECON_NONE) {
+    st = zsq_reconstruct(out, sc, calib, count, tp, err);
   }
   if (st == ZSQ_OK && sc->bias_correction) st = bias_correct(out, calib, count, tp, err);
   if (st == ZSQ_OK) st = measure(out, sc, calib, count, tp, err);

@@ -1,0 +1,294 @@
+/* recon.c — layer-wise (AdaRound) and block-wise (BRECQ) reconstruction with QDrop and AQuant
+ * borders: Adam on the rounding variables of every layer of the unit and on the borders of every
+ * FakeQuant in it, loss Σ_channels (ŷ − y)² averaged over images and pixels (ptq.md §3–4). */
+#include "quant/recon.h"
+
+#include <stdlib.h>
+#include <string.h>
+
+#include "core/rng.h"
+#include "float/adam.h"
+#include "float/fakequant.h"
+#include "float/grad.h"
+#include "float/plan.h"
+#include "quant/adaround.h"
+#include "quant/blocks.h"
+
+#define MINIBATCH 32
+#define MAX_IMAGES 256
+#define ROUND_LR 1e-2f
+#define BORDER_LR 2e-3f
+#define BORDER_MARGIN 0.01f /* borders stay in [margin, 1 − margin] on the code range */
+
+/* The borders of one FakeQuant of the unit, learned as θ = (a_c, e_c) with b_c = e_c / qmax:
+ * the border at code 0 and its rise up to the top code, both in code units (qmin is 0). */
+typedef struct border_vars {
+  int ta, tb;   /* unit graph tensors of a and b */
+  int64_t c;    /* channels */
+  float qmax;   /* top code */
+  float *theta; /* 2c values inside the unit's border parameter vector */
+} border_vars;
+
+/* What one unit learns, and its plan. */
+typedef struct unit {
+  zsq_graph *g;
+  int *origin; /* unit tensor -> sim tensor */
+  zsq_fplan *p;
+  zsq_fgrad *gr;
+  zsq_round_vars *rv;
+  int *wt; /* unit weight tensor of each layer */
+  int n_layers;
+  border_vars *bv;
+  int n_borders;
+  float *v, *gv, *theta, *gtheta, *buf; /* buf: the largest weight, border or output, logical */
+  size_t n_v, n_theta;
+} unit;
+
+static void unit_free(unit *u) {
+  zsq_fgrad_destroy(u->gr);
+  zsq_fplan_destroy(u->p);
+  zsq_graph_free(u->g);
+  free(u->origin), free(u->rv), free(u->wt), free(u->bv);
+  free(u->v), free(u->gv), free(u->theta), free(u->gtheta), free(u->buf);
+}
+
+static int unit_tensor(const unit *u, int sim_tensor) {
+  for (size_t t = 0; t < u->g->n_tensors; t++) {
+    if (u->origin[t] == sim_tensor) return (int)t;
+  }
+  return -1;
+}
+
+/* Finds the layers' weights and the borders in the unit graph, allocates and initialises their
+ * variables, and the gradients with respect to them. */
+static zsq_status unit_vars(unit *u, const zsq_qresult *r, const zsq_block *b, int64_t mb,
+                            zsq_err *err) {
+  u->n_layers = b->n_layers;
+  u->rv = calloc((size_t)b->n_layers, sizeof(zsq_round_vars));
+  u->wt = calloc((size_t)b->n_layers + 2 * u->g->n_nodes, sizeof(int));
+  u->bv = calloc(u->g->n_nodes + 1, sizeof(border_vars));
+  if (!u->rv || !u->wt || !u->bv) return zsq_fail(err, ZSQ_ERR_NOMEM, "out of memory");
+  size_t big = zsq_fplan_value(u->p, u->g->outputs[0])->numel;
+  for (int i = 0; i < b->n_layers; i++) {
+    const zsq_qlayer *l = &r->layers[b->first_layer + i];
+    const zsq_node *fn = &r->folded->nodes[l->node];
+    const int64_t numel = zsq_tensor_numel(&r->sim->tensors[l->sim_weight]);
+    u->rv[i] = (zsq_round_vars){l,
+                                r->folded->tensors[fn->inputs[1]].data,
+                                numel,
+                                -(float)(1 << (l->wbits - 1)),
+                                (float)((1 << (l->wbits - 1)) - 1),
+                                NULL};
+    u->wt[i] = unit_tensor(u, l->sim_weight);
+    if (u->wt[i] < 0) return zsq_fail(err, ZSQ_ERR_INTERNAL, "layer '%s' not in its unit", l->name);
+    u->n_v += (size_t)numel;
+    big = (size_t)numel > big ? (size_t)numel : big;
+  }
+  for (size_t i = 0; i < u->g->n_nodes; i++) {
+    const zsq_node *n = &u->g->nodes[i];
+    if (n->op != ZSQ_OP_FAKEQUANT || n->n_inputs < 3) continue;
+    border_vars *bv = &u->bv[u->n_borders];
+    bv->ta = u->wt[u->n_layers + 2 * u->n_borders] = n->inputs[1];
+    bv->tb = u->wt[u->n_layers + 2 * u->n_borders + 1] = n->inputs[2];
+    bv->c = zsq_tensor_numel(&u->g->tensors[bv->ta]);
+    bv->qmax = n->a.fq.qmax;
+    u->n_theta += 2 * (size_t)bv->c;
+    big = (size_t)bv->c > big ? (size_t)bv->c : big;
+    u->n_borders++;
+  }
+  u->v = malloc((u->n_v + 1) * sizeof(float));
+  u->gv = malloc((u->n_v + 1) * sizeof(float));
+  u->theta = malloc((u->n_theta + 1) * sizeof(float));
+  u->gtheta = malloc((u->n_theta + 1) * sizeof(float));
+  u->buf = malloc((big + (size_t)mb) * sizeof(float));
+  if (!u->v || !u->gv || !u->theta || !u->gtheta || !u->buf)
+    return zsq_fail(err, ZSQ_ERR_NOMEM, "out of memory");
+  float *v = u->v, *theta = u->theta;
+  for (int i = 0; i < u->n_layers; i++) {
+    u->rv[i].v = v;
+    v += u->rv[i].numel;
+    zsq_round_init(&u->rv[i]);
+  }
+  for (int i = 0; i < u->n_borders; i++) {
+    border_vars *bv = &u->bv[i];
+    const float *a = u->g->tensors[bv->ta].data, *bb = u->g->tensors[bv->tb].data;
+    bv->theta = theta;
+    theta += 2 * bv->c;
+    for (int64_t c = 0; c < bv->c; c++)
+      bv->theta[c] = a[c], bv->theta[bv->c + c] = bb[c] * bv->qmax;
+  }
+  return zsq_fgrad_create_ex(u->p, u->wt, (size_t)(u->n_layers + 2 * u->n_borders), 0, &u->gr, err);
+}
+
+/* Keeps the border at code 0 (a) and at the top code (a + e) inside [margin, 1 − margin]. */
+static void border_project(border_vars *bv) {
+  const float lo = BORDER_MARGIN, hi = 1.0f - BORDER_MARGIN;
+  for (int64_t c = 0; c < bv->c; c++) {
+    float a = bv->theta[c], top = a + bv->theta[bv->c + c];
+    a = a < lo ? lo : (a > hi ? hi : a);
+    top = top < lo ? lo : (top > hi ? hi : top);
+    bv->theta[c] = a;
+    bv->theta[bv->c + c] = top - a;
+  }
+}
+
+/* Writes the soft (or hard) rounded weights and the borders into the unit's plan. */
+static zsq_status unit_load(unit *u, int hard, zsq_err *err) {
+  for (int i = 0; i < u->n_layers; i++) {
+    zsq_round_weights(&u->rv[i], hard, u->buf);
+    ZSQ_TRY(zsq_fplan_set_constant(u->p, u->wt[i], u->buf, err));
+  }
+  for (int i = 0; i < u->n_borders; i++) {
+    const border_vars *bv = &u->bv[i];
+    /* a first without a refresh, then b with one: the operator never sees a mixed pair */
+    zsq_value_from_logical(zsq_fplan_value(u->p, bv->ta), bv->theta);
+    for (int64_t c = 0; c < bv->c; c++) u->buf[c] = bv->theta[bv->c + c] / bv->qmax;
+    ZSQ_TRY(zsq_fplan_set_constant(u->p, bv->tb, u->buf, err));
+  }
+  return ZSQ_OK;
+}
+
+/* Gradients of the variables from those of the weights and borders in the plan. */
+static void unit_grads(unit *u, float beta, float reg) {
+  float *gv = u->gv, *gt = u->gtheta;
+  for (int i = 0; i < u->n_layers; i++) {
+    const zsq_value *w = zsq_fplan_value(u->p, u->wt[i]);
+    zsq_layout_to_logical(w, zsq_fgrad_of(u->gr, u->wt[i]), u->buf);
+    zsq_round_grad(&u->rv[i], u->buf, beta, reg, gv);
+    gv += u->rv[i].numel;
+  }
+  for (int i = 0; i < u->n_borders; i++) {
+    const border_vars *bv = &u->bv[i];
+    const float *ga = zsq_fgrad_of(u->gr, bv->ta), *gb = zsq_fgrad_of(u->gr, bv->tb);
+    for (int64_t c = 0; c < bv->c; c++) gt[c] = ga[c], gt[bv->c + c] = gb[c] / bv->qmax;
+    gt += 2 * bv->c;
+  }
+}
+
+/* Unit inputs x (the simulation's, n images), float inputs xf (for QDrop) and targets y. */
+typedef struct unit_data {
+  const float *x, *xf, *y;
+  int64_t n, x_img, y_img;
+} unit_data;
+
+/* Adam on the unit's variables; at the end the hard weights and the borders go into r->sim. */
+static zsq_status unit_learn(unit *u, zsq_qresult *r, const zsq_qscheme *sc, const unit_data *d,
+                             int64_t mb, zsq_rng *rng, pthreadpool_t tp, zsq_err *err) {
+  const int in = u->g->inputs[0], out = u->g->outputs[0];
+  zsq_value *xv = zsq_fplan_value(u->p, in);
+  const zsq_value *yv = zsq_fplan_value(u->p, out);
+  zsq_value fallback = *xv;
+  zsq_adam aw = {0}, ab = {0};
+  float *xb = malloc((size_t)(mb * d->x_img) * sizeof(float)),
+        *xfb = malloc((size_t)(mb * d->x_img) * sizeof(float)),
+        *yb = malloc((size_t)(mb * d->y_img) * sizeof(float));
+  fallback.data = malloc((size_t)(mb * d->x_img) * sizeof(float));
+  zsq_status st = (xb && xfb && yb && fallback.data && zsq_adam_init(&aw, u->n_v, ROUND_LR) &&
+                   zsq_adam_init(&ab, u->n_theta, BORDER_LR))
+                      ? ZSQ_OK
+                      : zsq_fail(err, ZSQ_ERR_NOMEM, "out of memory");
+  for (size_t i = 0; st == ZSQ_OK && sc->qdrop > 0 && i < u->p->n_nodes; i++) {
+    zsq_fnode *n = &u->p->nodes[i];
+    if (n->node->op != ZSQ_OP_FAKEQUANT) continue;
+    /* the unit's input takes the float model's value where dropped (QDrop's recon.py) */
+    zsq_fakequant_set_drop(n, sc->qdrop, sc->seed * 7919 + i + 1,
+                           n->node->inputs[0] == in ? fallback.data : NULL);
+  }
+  const int iters = sc->recon_iters, total = u->n_borders > 0 ? 2 * iters : iters;
+  for (int it = 0; st == ZSQ_OK && it < total; it++) {
+    /* a second stage of as many steps learns the borders on the hard-rounded weights */
+    const int borders = it >= iters;
+    float beta = 0, reg = 0;
+    if (!borders) zsq_round_schedule(it, iters, &beta, &reg);
+    st = unit_load(u, borders, err);
+    if (st != ZSQ_OK) break;
+    for (int64_t b = 0; b < mb; b++) {
+      const int64_t src = (int64_t)zsq_rng_below(rng, (uint32_t)d->n);
+      memcpy(xb + b * d->x_img, d->x + src * d->x_img, (size_t)d->x_img * sizeof(float));
+      if (sc->qdrop > 0)
+        memcpy(xfb + b * d->x_img, d->xf + src * d->x_img, (size_t)d->x_img * sizeof(float));
+      memcpy(yb + b * d->y_img, d->y + src * d->y_img, (size_t)d->y_img * sizeof(float));
+    }
+    zsq_value_from_logical(xv, xb);
+    if (sc->qdrop > 0) zsq_value_from_logical(&fallback, xfb);
+    zsq_fplan_forward(u->p);
+    zsq_value_to_logical(yv, u->buf);
+    /* loss = Σ_channels (y − t)², averaged over images and pixels: gradient 2(y − t)/rows */
+    const int64_t rows = (int64_t)yv->numel / yv->dims[1];
+    for (size_t i = 0; i < yv->numel; i++) u->buf[i] = 2.0f * (u->buf[i] - yb[i]) / (float)rows;
+    zsq_fgrad_zero(u->gr);
+    zsq_layout_add_logical(yv, zsq_fgrad_of(u->gr, out), u->buf);
+    zsq_fgrad_backward(u->gr);
+    unit_grads(u, beta, reg);
+    if (!borders) {
+      zsq_adam_step(&aw, u->v, u->gv, tp);
+      continue;
+    }
+    zsq_adam_step(&ab, u->theta, u->gtheta, tp);
+    for (int i = 0; i < u->n_borders; i++) border_project(&u->bv[i]);
+  }
+  for (int i = 0; st == ZSQ_OK && i < u->n_layers; i++)
+    zsq_round_weights(&u->rv[i], 1, r->sim->tensors[u->rv[i].l->sim_weight].data);
+  for (int i = 0; st == ZSQ_OK && i < u->n_borders; i++) {
+    const border_vars *bv = &u->bv[i];
+    float *a = r->sim->tensors[u->origin[bv->ta]].data,
+          *b = r->sim->tensors[u->origin[bv->tb]].data;
+    for (int64_t c = 0; c < bv->c; c++) a[c] = bv->theta[c], b[c] = bv->theta[bv->c + c] / bv->qmax;
+  }
+  zsq_adam_free(&aw);
+  zsq_adam_free(&ab);
+  free(xb), free(xfb), free(yb), free(fallback.data);
+  return st;
+}
+
+/* Reconstructs one unit from the simulation's current state. */
+static zsq_status unit_run(zsq_qresult *r, const zsq_qscheme *sc, const zsq_block *b, zsq_fplan *pf,
+                           const float *calib, int64_t n, zsq_rng *rng, pthreadpool_t tp,
+                           zsq_err *err) {
+  zsq_fplan *ps = NULL;
+  ZSQ_TRY(zsq_fplan_create(r->sim, n, tp, &ps, err));
+  zsq_value_from_logical(zsq_fplan_value(ps, r->sim->inputs[0]), calib);
+  zsq_fplan_forward(ps);
+  const zsq_value *xs = zsq_fplan_value(ps, b->entry), *xf = zsq_fplan_value(pf, b->entry),
+                  *yf = zsq_fplan_value(pf, b->exit);
+  float *x = malloc(xs->numel * sizeof(float)), *xl = malloc(xf->numel * sizeof(float)),
+        *y = malloc(yf->numel * sizeof(float));
+  unit u = {0};
+  const int64_t mb = n < MINIBATCH ? n : MINIBATCH;
+  zsq_status st = x && xl && y ? ZSQ_OK : zsq_fail(err, ZSQ_ERR_NOMEM, "out of memory");
+  if (st == ZSQ_OK) st = zsq_block_graph(r->sim, b, xs->dims, xs->rank, &u.g, &u.origin, err);
+  if (st == ZSQ_OK) st = zsq_fplan_create(u.g, mb, tp, &u.p, err);
+  if (st == ZSQ_OK) st = unit_vars(&u, r, b, mb, err);
+  if (st == ZSQ_OK) {
+    zsq_value_to_logical(xs, x);
+    zsq_value_to_logical(xf, xl);
+    zsq_value_to_logical(yf, y);
+    const unit_data d = {x, xl, y, n, (int64_t)xs->numel / n, (int64_t)yf->numel / n};
+    st = unit_learn(&u, r, sc, &d, mb, rng, tp, err);
+  }
+  unit_free(&u);
+  free(x), free(xl), free(y);
+  zsq_fplan_destroy(ps);
+  return st;
+}
+
+zsq_status zsq_reconstruct(zsq_qresult *r, const zsq_qscheme *sc, const float *calib, int64_t count,
+                           pthreadpool_t tp, zsq_err *err) {
+  const int64_t n = count < MAX_IMAGES ? count : MAX_IMAGES;
+  zsq_block *blocks = NULL;
+  int n_blocks = 0;
+  zsq_fplan *pf = NULL;
+  zsq_status st = zsq_blocks(r, sc->recon == ZSQ_RECON_ADAROUND, &blocks, &n_blocks, err);
+  if (st == ZSQ_OK) st = zsq_fplan_create(r->folded, n, tp, &pf, err);
+  if (st == ZSQ_OK) {
+    zsq_value_from_logical(zsq_fplan_value(pf, r->folded->inputs[0]), calib);
+    zsq_fplan_forward(pf);
+  }
+  zsq_rng rng;
+  zsq_rng_seed(&rng, 12345 + sc->seed);
+  for (int i = 0; st == ZSQ_OK && i < n_blocks; i++)
+    st = unit_run(r, sc, &blocks[i], pf, calib, n, &rng, tp, err);
+  zsq_fplan_destroy(pf);
+  free(blocks);
+  return st;
+}

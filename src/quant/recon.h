@@ -1,0 +1,14 @@
+/* recon.h — reconstruction: per layer (AdaRound) or per block (BRECQ), learn the weight rounding
+ * and, where the simulation has them, the activation rounding borders (AQuant) so that each unit
+ * fed its quantized input reproduces the float model's output; optional QDrop. */
+#ifndef ZSQ_QUANT_RECON_H
+#define ZSQ_QUANT_RECON_H
+
+#include "quant/quant.h"
+
+/* Rewrites, unit by unit in order, the weights and border constants of r->sim; calib holds
+ * count images (NCHW). The scheme gives the method, steps, QDrop probability and seed. */
+zsq_status zsq_reconstruct(zsq_qresult *r, const zsq_qscheme *sc, const float *calib, int64_t count,
+                           pthreadpool_t tp, zsq_err *err);
+
+#endif
