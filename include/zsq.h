@@ -191,6 +191,10 @@ typedef struct zsq_quant_options {
                                rounding borders; needs recon */
   uint64_t seed;            /* reconstruction minibatches and QDrop draws */
   int threads;
+  /* Mixed precision (either > 0): weight bits per layer from {8, 4, 3, 2}, at most wbits, chosen
+   * by per-layer sensitivity so that the weight codes fit budget_bytes, or budget_fraction of
+   * their size at 8 bits. First and last layer stay at 8 bits unless quantize_all. */
+  double budget_bytes, budget_fraction;
 } zsq_quant_options;
 
 typedef struct zsq_quant_layer {
@@ -201,6 +205,7 @@ typedef struct zsq_quant_layer {
   double weight_sqnr_db;      /* weights alone */
   double isolated_sqnr_db;    /* output, only this layer quantized */
   double accumulated_sqnr_db; /* output, the whole model quantized */
+  int64_t weights;            /* weight codes (wbits each) */
 } zsq_quant_layer;
 
 /* Quantize m with the calibration set; out becomes the simulated quantized model (a float graph

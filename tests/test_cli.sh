@@ -29,7 +29,7 @@ expect 0 '^zsq [0-9]+\.[0-9]+\.[0-9]+' -- --version
 expect 0 'usage: zsq' -- --help
 expect 2 'usage: zsq' --
 expect 2 "unknown command 'frobnicate'" -- frobnicate
-expect 2 "'report' is not implemented" -- report
+expect 2 'report: no model given' -- report
 expect 2 'run: no model given' -- run
 expect 0 'usage: zsq bench' -- bench --help
 expect 0 'usage: zsq inspect' -- inspect --help
@@ -115,6 +115,11 @@ if [[ $(stat -c %s "$tmp/y.f32") -ne 120 ]]; then echo "FAIL: run -o wrote $(sta
 head -c 100 /dev/zero >"$tmp/bad.f32"
 expect 3 'not a whole number' -- run "$tmp/m.zsq" --input "$tmp/bad.f32"
 expect 0 'BatchNorm layers \(0\)' -- inspect "$tmp/m.zsq"
+expect 0 'hurts most' -- report "$tmp/m.zsq"
+expect 0 '"weight_code_bytes": [0-9]+' -- report "$tmp/m.zsq" --format json
+expect 3 'not a quantized model' -- report "$model"
+expect 2 '--budget expects' -- quantize "$model" --bits w4a4 --budget 120%
+expect 0 'weights: [0-9]+ codes in [0-9]+ bytes \(3\.[0-9]+ bits' -- quantize "$model" --bits w4a4 --calib "$tmp/a.zsd" --budget 45%
 
 echo "$pass passed, $fail failed"
 [[ $fail -eq 0 ]]

@@ -21,6 +21,17 @@ static int parse_range(const char *s, zsq_range_method def, zsq_range_method *ou
   return 1;
 }
 
+/* Weights of the Conv/Gemm layers (the codes a quantized model stores). */
+static int64_t weight_count(const zsq_model *m) {
+  int64_t n = 0;
+  for (size_t i = 0; i < m->graph->n_nodes; i++) {
+    const zsq_node *nd = &m->graph->nodes[i];
+    if (nd->op == ZSQ_OP_CONV || nd->op == ZSQ_OP_GEMM)
+      n += zsq_tensor_numel(&m->graph->tensors[nd->inputs[1]]);
+  }
+  return n;
+}
+
 zsq_status zsq_quantize(zsq_model *m, const zsq_quant_options *o, const zsq_calib *calib,
                         zsq_model *out) {
   if (m == NULL || o == NULL || calib == NULL || out == NULL) return ZSQ_ERR_INVALID_ARG;
@@ -57,6 +68,12 @@ zsq_status zsq_quantize(zsq_model *m, const zsq_quant_options *o, const zsq_cali
   } else if (o->border != NULL && strcmp(o->border, "nearest") != 0) {
     return zsq_fail(&m->err, ZSQ_ERR_INVALID_ARG, "activation rounding must be nearest or aquant");
   }
+  if (o->budget_bytes > 0 && o->budget_fraction > 0)
+    return zsq_fail(&m->err, ZSQ_ERR_INVALID_ARG, "give the budget in bytes or as a fraction");
+  if (o->budget_fraction > 1.0)
+    return zsq_fail(&m->err, ZSQ_ERR_INVALID_ARG, "a budget fraction must be at most 1");
+  sc.budget_bits = o->budget_bytes * 8.0;
+  if (o->budget_fraction > 0) sc.budget_bits = o->budget_fraction * 8.0 * (double)weight_count(m);
   int64_t dims[4];
   int c, h, w;
   zsq_calib_geometry(calib, &c, &h, &w);
@@ -137,5 +154,7 @@ zsq_status zsq_model_quant_layer(const zsq_model *m, size_t i, zsq_quant_layer *
   out->weight_sqnr_db = l->weight_sqnr_db;
   out->isolated_sqnr_db = l->isolated_sqnr_db;
   out->accumulated_sqnr_db = l->accumulated_sqnr_db;
+  if (l->weight_tensor >= 0 && (size_t)l->weight_tensor < m->graph->n_tensors)
+    out->weights = zsq_tensor_numel(&m->graph->tensors[l->weight_tensor]);
   return ZSQ_OK;
 }

@@ -93,11 +93,16 @@ typedef struct zsq_acc_result {
 int zsq_cli_accuracy(zsq_model *m, const char *path, zsq_dataset *d, const zsq_norm *nrm,
                      const zsq_acc_opts *o, zsq_acc_result *r);
 
+/* The per-layer report of quantized model q: bits, input range, SQNRs, the layer that hurts most
+ * and the size of the weight codes; a table, or JSON. */
+void zsq_cli_print_report(zsq_model *q, FILE *f, int json);
+
 int zsq_cmd_inspect(int argc, char **argv);
 int zsq_cmd_eval(int argc, char **argv);
 int zsq_cmd_synth(int argc, char **argv);
 int zsq_cmd_quantize(int argc, char **argv);
 int zsq_cmd_run(int argc, char **argv);
 int zsq_cmd_bench(int argc, char **argv);
+int zsq_cmd_report(int argc, char **argv);
 
 #endif

@@ -1,5 +1,6 @@
 /* cmd_quantize.c — `zsq quantize MODEL --bits wXaY --calib SRC`: post-training quantization
  * (simulated), the per-layer error report, and float vs quantized accuracy. */
+#include <math.h>
 #include <stdlib.h>
 #include <string.h>
 
@@ -30,6 +31,9 @@ static const char kHelp[] =
     "                       with probability P in (0, 1) (0.5 in the paper); needs --recon\n"
     "  --border B           activation rounding: nearest (default) or aquant (per-channel\n"
     "                       borders learned in reconstruction); needs --recon\n"
+    "  --budget SIZE        mixed precision: weight bits per layer (8/4/3/2, at most the X of\n"
+    "                       wXaY) chosen by sensitivity so the weight codes fit SIZE: bytes\n"
+    "                       (e.g. 60000, 120k, 1.5M) or a percentage of their 8-bit size (40%)\n"
     "  --eval               top-1 on the Fashion-MNIST test set, float and quantized\n"
     "  --limit N            evaluate the first N test images only\n"
     "  --report FILE        the per-layer report as JSON\n"
@@ -39,10 +43,28 @@ static const char kHelp[] =
 
 typedef struct q_opts {
   const char *model, *calib, *report, *out, *range, *wrange, *recon, *border;
-  double qdrop;
+  double qdrop, budget_bytes, budget_fraction;
   int64_t count, iters, sbatch, limit, seed, threads, recon_iters;
   int wbits, abits, all, eval, bias;
 } q_opts;
+
+/* "N%" (0 < N <= 100) into *fraction, or "N", "Nk", "NM" into *bytes. */
+static int parse_budget(const char *s, double *bytes, double *fraction) {
+  if (s == NULL) return 0;
+  char *end;
+  const double v = strtod(s, &end);
+  if (end == s || !(v > 0) || !isfinite(v)) return 0;
+  if (strcmp(end, "%") == 0) {
+    *fraction = v / 100.0;
+    return v <= 100.0;
+  }
+  const double unit = *end == '\0'            ? 1.0
+                      : strcmp(end, "k") == 0 ? 1e3
+                      : strcmp(end, "M") == 0 ? 1e6
+                                              : 0;
+  *bytes = v * unit;
+  return unit > 0;
+}
 
 static int parse_bits(const char *s, int *w, int *a) {
   if (s == NULL || sscanf(s, "w%da%d", w, a) != 2) return 0;
@@ -70,6 +92,11 @@ static int parse(int argc, char **argv, q_opts *o) {
       o->bias = 1;
     } else if (strcmp(argv[i], "--eval") == 0) {
       o->eval = 1;
+    } else if (zsq_cli_flag(argc, argv, &i, "--budget", &v)) {
+      if (!parse_budget(v, &o->budget_bytes, &o->budget_fraction)) {
+        return zsq_cli_error("--budget expects bytes (60000, 120k, 1.5M) or a percentage (40%%)"),
+               0;
+      }
     } else if (zsq_cli_flag(argc, argv, &i, "--bits", &v)) {
       if (!parse_bits(v, &o->wbits, &o->abits)) {
         return zsq_cli_error("--bits expects wXaY with X, Y in {8, 4, 3, 2}, e.g. w4a4"), 0;
@@ -198,47 +225,6 @@ static int get_calib(zsq_model *m, const q_opts *o, zsq_calib *c) {
   return zsq_cli_exit_for(st);
 }
 
-static void print_report(zsq_model *q, FILE *f, int json) {
-  const size_t n = zsq_model_quant_layer_count(q);
-  size_t worst = 0;
-  zsq_quant_layer l;
-  for (size_t i = 0; i < n; i++) {
-    zsq_quant_layer w;
-    zsq_model_quant_layer(q, i, &l);
-    zsq_model_quant_layer(q, worst, &w);
-    if (l.isolated_sqnr_db < w.isolated_sqnr_db) worst = i;
-  }
-  if (json)
-    fprintf(f, "{\"layers\": [");
-  else
-    fprintf(f, "%-44s %5s %5s %10s %10s %8s %8s %8s\n", "layer", "wbits", "abits", "in min",
-            "in max", "W SQNR", "iso dB", "acc dB");
-  for (size_t i = 0; i < n; i++) {
-    zsq_model_quant_layer(q, i, &l);
-    if (json) {
-      fprintf(f, "%s\n  {\"name\": ", i ? "," : "");
-      zsq_json_string(f, l.name);
-      fprintf(
-          f,
-          ", \"wbits\": %d, \"abits\": %d, \"in_min\": %.6g, \"in_max\": %.6g, \"in_scale\": %.6g, "
-          "\"in_zero_point\": %g, \"weight_sqnr_db\": %.2f, \"isolated_sqnr_db\": %.2f, "
-          "\"accumulated_sqnr_db\": %.2f}",
-          l.wbits, l.abits, l.in_min, l.in_max, l.in_scale, l.in_zero_point, l.weight_sqnr_db,
-          l.isolated_sqnr_db, l.accumulated_sqnr_db);
-    } else {
-      fprintf(f, "%-44.44s %5d %5d %10.4g %10.4g %8.2f %8.2f %8.2f%s\n", l.name, l.wbits, l.abits,
-              l.in_min, l.in_max, l.weight_sqnr_db, l.isolated_sqnr_db, l.accumulated_sqnr_db,
-              i == worst ? "  <- hurts most" : "");
-    }
-  }
-  zsq_model_quant_layer(q, worst, &l);
-  if (json) {
-    fprintf(f, "],\n \"worst_layer\": ");
-    zsq_json_string(f, l.name);
-    fprintf(f, "}\n");
-  }
-}
-
 int zsq_cmd_quantize(int argc, char **argv) {
   q_opts o;
   const int ok = parse(argc, argv, &o);
@@ -272,7 +258,9 @@ int zsq_cmd_quantize(int argc, char **argv) {
                           .recon_iters = (int)o.recon_iters,
                           .qdrop = (float)o.qdrop,
                           .border = o.border,
-                          .seed = (uint64_t)o.seed};
+                          .seed = (uint64_t)o.seed,
+                          .budget_bytes = o.budget_bytes,
+                          .budget_fraction = o.budget_fraction};
   t0 = zsq_cli_now();
   st = zsq_quantize(m, &qo, c, q);
   if (st != ZSQ_OK) {
@@ -284,7 +272,7 @@ int zsq_cmd_quantize(int argc, char **argv) {
   printf("%s: W%dA%d (%s), calibration %s (%lld images, %.1f s), quantization %.1f s\n", o.model,
          o.wbits, o.abits, o.all ? "all layers" : "first/last 8-bit", o.calib,
          (long long)zsq_calib_count(c), t_calib, t_quant);
-  print_report(q, stdout, 0);
+  zsq_cli_print_report(q, stdout, 0);
   if (o.out != NULL) {
     st = zsq_model_save(q, o.out);
     if (st != ZSQ_OK) {
@@ -301,7 +289,7 @@ int zsq_cmd_quantize(int argc, char **argv) {
       rc = ZSQ_EXIT_INPUT;
       goto out;
     }
-    print_report(q, f, 1);
+    zsq_cli_print_report(q, f, 1);
     fclose(f);
   }
   if (o.eval) {

@@ -32,6 +32,9 @@ typedef struct zsq_qscheme {
   float qdrop;            /* QDrop: probability of skipping each activation quantization */
   int aquant_borders;     /* learned per-channel activation rounding borders (AQuant) */
   uint64_t seed;          /* minibatches and QDrop draws */
+  /* Mixed precision: > 0 chooses each free layer's weight bits in {8, 4, 3, 2} (at most wbits)
+   * so that all weight codes take at most this many bits (quant/mixed.h). */
+  double budget_bits;
 } zsq_qscheme;
 
 /* One quantized activation tensor (per-tensor affine, codes 0 .. 2^bits − 1). */

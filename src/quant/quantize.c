@@ -10,9 +10,11 @@
 #include "float/layout.h"
 #include "float/plan.h"
 #include "graph/passes.h"
+#include "quant/mixed.h"
 #include "quant/quant.h"
 #include "quant/ranges.h"
 #include "quant/recon.h"
+#include "quant/wquant.h"
 
 #define CALIB_BATCH 64
 
@@ -186,46 +188,17 @@ static zsq_status calibrate(zsq_qresult *r, const zsq_qscheme *sc, const float *
 static void quantize_weights(zsq_graph *g, zsq_qlayer *l, const zsq_qscheme *sc, int record) {
   const zsq_node *n = &g->nodes[l->node];
   zsq_tensor *w = &g->tensors[n->inputs[1]];
-  float *d = w->data;
-  const int64_t total = zsq_tensor_numel(w);
-  int64_t rows, len, rstride, estride;
-  if (n->op == ZSQ_OP_CONV || n->a.gemm.trans_b) {
-    rows = w->dims[0];
-    len = total / rows;
-    rstride = len;
-    estride = 1;
-  } else {
-    rows = w->dims[1];
-    len = w->dims[0];
-    rstride = 1;
-    estride = rows;
-  }
-  float *row = malloc((size_t)len * sizeof(float));
+  const zsq_wlayout lay = zsq_weight_layout(n, w);
   if (record) {
     free(l->wscale);
-    l->wscale = malloc((size_t)rows * sizeof(float));
+    l->wscale = malloc((size_t)lay.rows * sizeof(float));
     l->sim_weight = n->inputs[1];
-    l->wrows = rows;
-    l->row_stride = (int)rstride;
-    l->elem_stride = (int)estride;
+    l->wrows = lay.rows;
+    l->row_stride = (int)lay.rstride;
+    l->elem_stride = (int)lay.estride;
   }
-  double sig = 0.0, noise = 0.0;
-  const float qmax = (float)((1 << (l->wbits - 1)) - 1), qmin = -(float)(1 << (l->wbits - 1));
-  for (int64_t o = 0; row && o < rows; o++) {
-    for (int64_t k = 0; k < len; k++) row[k] = d[o * rstride + k * estride];
-    const float s = zsq_weight_scale(row, len, l->wbits, sc->weight_range), inv = 1.0f / s;
-    if (record && l->wscale) l->wscale[o] = s;
-    for (int64_t k = 0; k < len; k++) {
-      float q = roundf(row[k] * inv);
-      q = q < qmin ? qmin : (q > qmax ? qmax : q);
-      const float wq = q * s;
-      sig += (double)row[k] * row[k];
-      noise += ((double)row[k] - wq) * ((double)row[k] - wq);
-      d[o * rstride + k * estride] = wq;
-    }
-  }
-  free(row);
-  l->weight_sqnr_db = noise > 0 ? 10.0 * log10(sig / noise) : INFINITY;
+  l->weight_sqnr_db = zsq_quantize_weight_rows(w->data, &lay, l->wbits, sc->weight_range, w->data,
+                                               record ? l->wscale : NULL);
 }
 
 /* Every Conv/Gemm gets a private copy of its weights (folding may share them). */
@@ -433,6 +406,35 @@ static zsq_status bias_correct(zsq_qresult *r, const float *calib, int64_t count
   return st;
 }
 
+/* Mixed precision: per-layer weight bits under sc->budget_bits (the first and last layer keep
+ * their 8 bits when first_last_8bit), at most sc->wbits, 2 bits only with reconstruction. */
+static zsq_status choose_bits(zsq_qresult *r, const zsq_qscheme *sc, const float *calib,
+                              int64_t count, pthreadpool_t tp, zsq_err *err) {
+  zsq_mp_layer *ml = calloc((size_t)r->n_layers, sizeof *ml);
+  int *bits = malloc((size_t)r->n_layers * sizeof(int));
+  zsq_status st = ml && bits ? ZSQ_OK : zsq_fail(err, ZSQ_ERR_NOMEM, "out of memory");
+  for (int i = 0; st == ZSQ_OK && i < r->n_layers; i++) {
+    const int edge = sc->first_last_8bit && (i == 0 || i == r->n_layers - 1);
+    ml[i].node = r->layers[i].node;
+    ml[i].fixed_bits = edge ? 8 : 0;
+  }
+  if (st == ZSQ_OK)
+    st = zsq_mixed_sensitivity(r->folded, ml, r->n_layers, calib, count, sc->wbits,
+                               sc->weight_range, tp, err);
+  for (int i = 0; st == ZSQ_OK && i < r->n_layers; i++) {
+    for (int b = 0; b < ZSQ_MP_NBITS; b++)
+      /* Not choices: widths above --bits, and 2 bits without reconstruction (rounding to nearest
+       * at 2 bits collapses the model, docs/RESULTS.md). */
+      if (zsq_mp_bits[b] > sc->wbits || (zsq_mp_bits[b] == 2 && sc->recon == ZSQ_RECON_NONE))
+        ml[i].sens[b] = INFINITY;
+  }
+  if (st == ZSQ_OK) st = zsq_mixed_choose(ml, r->n_layers, sc->budget_bits, bits, err);
+  for (int i = 0; st == ZSQ_OK && i < r->n_layers; i++) r->layers[i].wbits = bits[i];
+  free(ml);
+  free(bits);
+  return st;
+}
+
 zsq_status zsq_quantize_graph(const zsq_graph *g, const zsq_qscheme *sc, const float *calib,
                               int64_t count, pthreadpool_t tp, zsq_qresult *out, zsq_err *err) {
   memset(out, 0, sizeof *out);
@@ -457,6 +459,7 @@ zsq_status zsq_quantize_graph(const zsq_graph *g, const zsq_qscheme *sc, const f
   if (st == ZSQ_OK) st = zsq_graph_fold_batchnorm(out->folded, err);
   if (st == ZSQ_OK) st = zsq_graph_fuse_activations(out->folded, err);
   if (st == ZSQ_OK) st = find_points(out, sc, err);
+  if (st == ZSQ_OK && sc->budget_bits > 0) st = choose_bits(out, sc, calib, count, tp, err);
   if (st == ZSQ_OK) st = calibrate(out, sc, calib, count, tp, err);
   if (st == ZSQ_OK) st = build_sim(out, sc, NULL, &out->sim, err);
   if (st == ZSQ_OK && sc->recon != ZSQ_RECON_NONE) {

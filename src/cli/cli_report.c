@@ -1,0 +1,54 @@
+/* cli_report.c — the per-layer quantization report (text table or JSON) of a quantized model. */
+#include "cli/cli.h"
+
+void zsq_cli_print_report(zsq_model *q, FILE *f, int json) {
+  const size_t n = zsq_model_quant_layer_count(q);
+  size_t worst = 0;
+  zsq_quant_layer l;
+  for (size_t i = 0; i < n; i++) {
+    zsq_quant_layer w;
+    zsq_model_quant_layer(q, i, &l);
+    zsq_model_quant_layer(q, worst, &w);
+    if (l.isolated_sqnr_db < w.isolated_sqnr_db) worst = i;
+  }
+  if (json)
+    fprintf(f, "{\"layers\": [");
+  else
+    fprintf(f, "%-44s %5s %5s %10s %10s %8s %8s %8s\n", "layer", "wbits", "abits", "in min",
+            "in max", "W SQNR", "iso dB", "acc dB");
+  for (size_t i = 0; i < n; i++) {
+    zsq_model_quant_layer(q, i, &l);
+    if (json) {
+      fprintf(f, "%s\n  {\"name\": ", i ? "," : "");
+      zsq_json_string(f, l.name);
+      fprintf(
+          f,
+          ", \"wbits\": %d, \"abits\": %d, \"in_min\": %.6g, \"in_max\": %.6g, \"in_scale\": %.6g, "
+          "\"in_zero_point\": %g, \"weight_sqnr_db\": %.2f, \"isolated_sqnr_db\": %.2f, "
+          "\"accumulated_sqnr_db\": %.2f}",
+          l.wbits, l.abits, l.in_min, l.in_max, l.in_scale, l.in_zero_point, l.weight_sqnr_db,
+          l.isolated_sqnr_db, l.accumulated_sqnr_db);
+    } else {
+      fprintf(f, "%-44.44s %5d %5d %10.4g %10.4g %8.2f %8.2f %8.2f%s\n", l.name, l.wbits, l.abits,
+              l.in_min, l.in_max, l.weight_sqnr_db, l.isolated_sqnr_db, l.accumulated_sqnr_db,
+              i == worst ? "  <- hurts most" : "");
+    }
+  }
+  int64_t bits = 0, weights = 0;
+  for (size_t i = 0; i < n; i++) {
+    zsq_model_quant_layer(q, i, &l);
+    bits += l.weights * l.wbits;
+    weights += l.weights;
+  }
+  zsq_model_quant_layer(q, worst, &l);
+  if (json) {
+    fprintf(f, "],\n \"worst_layer\": ");
+    zsq_json_string(f, l.name);
+    fprintf(f, ", \"weights\": %lld, \"weight_code_bytes\": %lld}\n", (long long)weights,
+            (long long)((bits + 7) / 8));
+  } else {
+    fprintf(f, "weights: %lld codes in %lld bytes (%.2f bits each on average)\n",
+            (long long)weights, (long long)((bits + 7) / 8),
+            weights ? (double)bits / (double)weights : 0.0);
+  }
+}
