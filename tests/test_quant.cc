@@ -12,6 +12,7 @@
 #include <string>
 #include <vector>
 
+#include "fmnist-images.h"
 #include "onnx_builder.h"
 #include "zsq.h"
 
@@ -267,24 +268,11 @@ TEST(QuantRanges, ActivationGridContainsZeroExactly) {
   }
 }
 
-std::vector<float> fmnist_images(int64_t first, int64_t n, std::vector<int> *labels) {
-  zsq_dataset *d;
-  zsq_dataset_create(&d);
-  EXPECT_EQ(zsq_dataset_load_idx(d, "/usr/share/datasets/fashion-mnist", ZSQ_SPLIT_TEST), ZSQ_OK);
-  std::vector<float> x(static_cast<size_t>(n * 784));
-  for (int64_t i = 0; i < n; i++) {
-    const uint8_t *px = zsq_dataset_image(d, static_cast<size_t>(first + i));
-    for (int k = 0; k < 784; k++)
-      x[static_cast<size_t>(i * 784 + k)] = (px[k] / 255.0f - 0.2860f) / 0.3530f;
-    if (labels) labels->push_back(zsq_dataset_label(d, static_cast<size_t>(first + i)));
-  }
-  zsq_dataset_destroy(d);
-  return x;
-}
+using zsqtest::fmnist_images;
 
 int64_t correct(zsq_model *m, const std::vector<float> &x, const std::vector<int> &labels) {
   const int64_t n = static_cast<int64_t>(labels.size());
-  zsq_session_options o = {n, nullptr, 2, 1};
+  zsq_session_options o = {n, nullptr, 2, 1, 0, nullptr};
   zsq_session *s = nullptr;
   EXPECT_EQ(zsq_session_create(m, &o, &s), ZSQ_OK) << zsq_model_last_error(m);
   std::vector<float> y(static_cast<size_t>(n * 10));
@@ -398,7 +386,7 @@ TEST(QuantPipeline, BiasCorrectionHelpsAtThreeBits) {
 }
 
 std::vector<float> logits(zsq_model *m, const std::vector<float> &x, int64_t n) {
-  zsq_session_options o = {n, nullptr, 1, 1};
+  zsq_session_options o = {n, nullptr, 1, 1, 0, nullptr};
   zsq_session *s = nullptr;
   EXPECT_EQ(zsq_session_create(m, &o, &s), ZSQ_OK) << zsq_model_last_error(m);
   std::vector<float> y(static_cast<size_t>(n * 10));
