@@ -37,6 +37,10 @@ typedef struct zsq_cli_run_flags {
  * 0 (not one of them) or -1 (a usage error, printed). */
 int zsq_cli_run_flag(int argc, char **argv, int *i, zsq_cli_run_flags *f);
 
+/* Loads the model at path (ONNX or .zsq), runs fn on it and returns fn's exit code, or prints why
+ * it could not load and returns that exit code. */
+int zsq_cli_with_model(const char *path, int (*fn)(zsq_model *m, const void *ctx), const void *ctx);
+
 /* Handles --help/-h (prints help) and --version; returns 1 when arg was one of them. */
 int zsq_cli_help_or_version(const char *arg, const char *help);
 

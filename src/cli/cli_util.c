@@ -163,3 +163,19 @@ int zsq_cli_run_flag(int argc, char **argv, int *i, zsq_cli_run_flags *f) {
   }
   return 1;
 }
+
+int zsq_cli_with_model(const char *path, int (*fn)(zsq_model *m, const void *ctx),
+                       const void *ctx) {
+  zsq_model *m;
+  if (zsq_model_create(&m) != ZSQ_OK) return ZSQ_EXIT_INTERNAL;
+  int rc;
+  const zsq_status st = zsq_model_load(m, path);
+  if (st != ZSQ_OK) {
+    zsq_cli_error("%s: %s", path, zsq_model_last_error(m));
+    rc = zsq_cli_exit_for(st);
+  } else {
+    rc = fn(m, ctx);
+  }
+  zsq_model_destroy(m);
+  return rc;
+}

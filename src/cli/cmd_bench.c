@@ -52,7 +52,8 @@ static int cmp_double(const void *a, const void *b) {
   return (x > y) - (x < y);
 }
 
-static int run_bench(const bench_opts *o, zsq_model *m) {
+static int run_bench(zsq_model *m, const void *ctx) {
+  const bench_opts *o = ctx;
   int64_t in[4];
   zsq_status st = zsq_model_input_shape(m, in);
   if (st != ZSQ_OK)
@@ -114,16 +115,5 @@ int zsq_cmd_bench(int argc, char **argv) {
   const int ok = parse_args(argc, argv, &o);
   if (ok < 0) return ZSQ_EXIT_OK;
   if (!ok) return ZSQ_EXIT_USAGE;
-  zsq_model *m;
-  if (zsq_model_create(&m) != ZSQ_OK) return ZSQ_EXIT_INTERNAL;
-  int rc;
-  const zsq_status st = zsq_model_load(m, o.model);
-  if (st != ZSQ_OK) {
-    zsq_cli_error("%s: %s", o.model, zsq_model_last_error(m));
-    rc = zsq_cli_exit_for(st);
-  } else {
-    rc = run_bench(&o, m);
-  }
-  zsq_model_destroy(m);
-  return rc;
+  return zsq_cli_with_model(o.model, run_bench, &o);
 }

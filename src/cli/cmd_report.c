@@ -10,6 +10,15 @@ static const char kHelp[] =
     "the input range seen on the calibration data, the weight, isolated and accumulated SQNR, the\n"
     "layer that hurts most, and the size of the weight codes.\n";
 
+static int print_stored_report(zsq_model *m, const void *format) {
+  if (!zsq_model_is_quantized(m)) {
+    zsq_cli_error("not a quantized model (report reads the records of a .zsq file)");
+    return ZSQ_EXIT_INPUT;
+  }
+  zsq_cli_print_report(m, stdout, strcmp(format, "json") == 0);
+  return ZSQ_EXIT_OK;
+}
+
 int zsq_cmd_report(int argc, char **argv) {
   const char *path = NULL, *format = "text";
   for (int i = 1; i < argc; i++) {
@@ -29,19 +38,5 @@ int zsq_cmd_report(int argc, char **argv) {
   }
   if (path == NULL)
     return zsq_cli_error("report: no model given (see 'zsq report --help')"), ZSQ_EXIT_USAGE;
-  zsq_model *m;
-  if (zsq_model_create(&m) != ZSQ_OK) return ZSQ_EXIT_INTERNAL;
-  int rc = ZSQ_EXIT_OK;
-  const zsq_status st = zsq_model_load(m, path);
-  if (st != ZSQ_OK) {
-    zsq_cli_error("%s: %s", path, zsq_model_last_error(m));
-    rc = zsq_cli_exit_for(st);
-  } else if (!zsq_model_is_quantized(m)) {
-    zsq_cli_error("%s: not a quantized model (report reads the records of a .zsq file)", path);
-    rc = ZSQ_EXIT_INPUT;
-  } else {
-    zsq_cli_print_report(m, stdout, strcmp(format, "json") == 0);
-  }
-  zsq_model_destroy(m);
-  return rc;
+  return zsq_cli_with_model(path, print_stored_report, format);
 }

@@ -75,7 +75,8 @@ static float *read_images(const char *path, size_t img, size_t *count) {
   return x;
 }
 
-static int run_model(const run_opts *o, zsq_model *m) {
+static int run_model(zsq_model *m, const void *ctx) {
+  const run_opts *o = ctx;
   int64_t in[4];
   zsq_status st = zsq_model_input_shape(m, in);
   if (st != ZSQ_OK)
@@ -142,16 +143,5 @@ int zsq_cmd_run(int argc, char **argv) {
   const int ok = parse_args(argc, argv, &o);
   if (ok < 0) return ZSQ_EXIT_OK;
   if (!ok) return ZSQ_EXIT_USAGE;
-  zsq_model *m;
-  if (zsq_model_create(&m) != ZSQ_OK) return ZSQ_EXIT_INTERNAL;
-  int rc;
-  const zsq_status st = zsq_model_load(m, o.model);
-  if (st != ZSQ_OK) {
-    zsq_cli_error("%s: %s", o.model, zsq_model_last_error(m));
-    rc = zsq_cli_exit_for(st);
-  } else {
-    rc = run_model(&o, m);
-  }
-  zsq_model_destroy(m);
-  return rc;
+  return zsq_cli_with_model(o.model, run_model, &o);
 }
