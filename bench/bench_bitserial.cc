@@ -23,30 +23,13 @@
 #include <vector>
 
 #include "kernels/configs/bitserial-config.h"
+#include "gemm-shapes.h"
 #include "kernels/configs/gemm-config.h"
 
 namespace {
 
-struct Shape {
-  int64_t m, n, k;
-  std::string name;
-};
-
-// The 3x3 layers ("3x3" in the layer column) of a bench/shapes file.
-std::vector<Shape> Load3x3Shapes(const std::string &path) {
-  std::vector<Shape> shapes;
-  std::ifstream in(path);
-  std::string line;
-  while (std::getline(in, line)) {
-    if (line.empty() || line[0] == '#') continue;
-    std::istringstream ls(line);
-    Shape s;
-    if (!(ls >> s.m >> s.n >> s.k)) continue;
-    std::getline(ls >> std::ws, s.name);
-    if (s.name.find("3x3") != std::string::npos) shapes.push_back(s);
-  }
-  return shapes;
-}
+using zsqbench::LoadShapes;
+using zsqbench::Shape;
 
 std::string Dims(const Shape &s) {
   return std::to_string(s.m) + "x" + std::to_string(s.n) + "x" + std::to_string(s.k);
@@ -164,7 +147,7 @@ int main(int argc, char **argv) {
   if (file != nullptr) paths = {file};
   std::vector<Shape> shapes;
   for (const std::string &path : paths) {
-    const std::vector<Shape> more = Load3x3Shapes(path);
+    const std::vector<Shape> more = LoadShapes(path, "3x3");
     if (more.empty()) fprintf(stderr, "bench_bitserial: no 3x3 shapes in %s\n", path.c_str());
     shapes.insert(shapes.end(), more.begin(), more.end());
   }

@@ -23,29 +23,13 @@
 #include <unordered_map>
 #include <vector>
 
+#include "gemm-shapes.h"
 #include "kernels/configs/gemm-config.h"
 
 namespace {
 
-struct Shape {
-  int64_t m, n, k;
-  std::string name;
-};
-
-std::vector<Shape> LoadShapes(const std::string &path) {
-  std::vector<Shape> shapes;
-  std::ifstream in(path);
-  std::string line;
-  while (std::getline(in, line)) {
-    if (line.empty() || line[0] == '#') continue;
-    std::istringstream ls(line);
-    Shape s;
-    if (!(ls >> s.m >> s.n >> s.k)) continue;
-    std::getline(ls >> std::ws, s.name);
-    shapes.push_back(s);
-  }
-  return shapes;
-}
+using zsqbench::LoadShapes;
+using zsqbench::Shape;
 
 double Ops(const Shape &s) {
   return 2.0 * double(s.m) * double(s.n) * double(s.k);

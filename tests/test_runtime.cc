@@ -151,7 +151,10 @@ StepStats compare_layer_by_layer(zsq_model *q, int64_t batch, const char *isa) {
     zsq_rt_step_io(rt, i, &a, &b, &o);
     sim_to_rt(g, p, a, zsq_rt_data(rt, a, &ka), ka);
     if (b >= 0) sim_to_rt(g, p, b, zsq_rt_data(rt, b, &kb), kb);
-    zsq_rt_run_steps(rt, i, i + 1);
+    if (zsq_rt_run_steps(rt, i, i + 1, &err) != ZSQ_OK) {
+      ADD_FAILURE() << err.msg;
+      break;
+    }
     const void *got = zsq_rt_data(rt, o, &ko);
     const zsq_value *v = zsq_fplan_value(p, o);
     std::vector<uint8_t> want(v->numel * sizeof(float));
@@ -270,8 +273,8 @@ TEST(Runtime, EveryIsaTierGivesTheSameOutputs) {
       zsq_rt_create(m.q->graph, m.q->qlayers, m.q->n_qlayers, 16, "scalar", nullptr, &b, &err),
       ZSQ_OK)
       << err.msg;
-  zsq_rt_run(a, x.data(), best.data());
-  zsq_rt_run(b, x.data(), ref.data());
+  ASSERT_EQ(zsq_rt_run(a, x.data(), best.data(), &err), ZSQ_OK) << err.msg;
+  ASSERT_EQ(zsq_rt_run(b, x.data(), ref.data(), &err), ZSQ_OK) << err.msg;
   EXPECT_EQ(std::memcmp(best.data(), ref.data(), best.size() * sizeof(float)), 0)
       << zsq_rt_kernel_name(a) << " vs " << zsq_rt_kernel_name(b);
   // Threads change nothing either.
@@ -280,7 +283,7 @@ TEST(Runtime, EveryIsaTierGivesTheSameOutputs) {
   ASSERT_EQ(zsq_rt_create(m.q->graph, m.q->qlayers, m.q->n_qlayers, 16, nullptr, tp, &c, &err),
             ZSQ_OK);
   std::vector<float> threaded(160);
-  zsq_rt_run(c, x.data(), threaded.data());
+  ASSERT_EQ(zsq_rt_run(c, x.data(), threaded.data(), &err), ZSQ_OK) << err.msg;
   EXPECT_EQ(std::memcmp(best.data(), threaded.data(), best.size() * sizeof(float)), 0);
   zsq_rt_destroy(c);
   pthreadpool_destroy(tp);

@@ -82,8 +82,8 @@ const char *zsq_session_last_error(const zsq_session *s) {
 zsq_status zsq_session_run(zsq_session *s, const float *input, float *output) {
   if (s == NULL || input == NULL || output == NULL) return ZSQ_ERR_INVALID_ARG;
   if (s->rt) {
-    zsq_rt_run(s->rt, input, output);
-    return ZSQ_OK;
+    zsq_err_clear(&s->err);
+    return zsq_rt_run(s->rt, input, output, &s->err);
   }
   const void *in[1] = {input};
   s->outs[0] = output;

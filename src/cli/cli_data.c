@@ -123,13 +123,19 @@ int zsq_cli_accuracy(zsq_model *m, const char *path, zsq_dataset *d, const zsq_n
   zsq_progress prog;
   zsq_progress_begin(&prog, o->label, count);
   const double t0 = zsq_cli_now();
-  for (int64_t start = 0; start < count; start += batch) {
+  rc = ZSQ_EXIT_OK;
+  for (int64_t start = 0; rc == ZSQ_EXIT_OK && start < count; start += batch) {
     const int64_t nb = count - start < batch ? count - start : batch;
     memset(x, 0, (size_t)batch * img * sizeof(float));
     for (int64_t b = 0; b < nb; b++) {
       zsq_cli_normalise(nrm, zsq_dataset_image(d, (size_t)(start + b)), (size_t)h * w, x + b * img);
     }
-    zsq_session_run(s, x, y);
+    const zsq_status st = zsq_session_run(s, x, y);
+    if (st != ZSQ_OK) {
+      zsq_cli_error("%s: %s", path, zsq_session_last_error(s));
+      rc = zsq_cli_exit_for(st);
+      break;
+    }
     for (int64_t b = 0; b < nb; b++) {
       r->correct += argmax(y + b * classes, classes) == zsq_dataset_label(d, (size_t)(start + b));
     }
@@ -140,5 +146,5 @@ int zsq_cli_accuracy(zsq_model *m, const char *path, zsq_dataset *d, const zsq_n
   free(x);
   free(y);
   zsq_session_destroy(s);
-  return ZSQ_EXIT_OK;
+  return rc;
 }

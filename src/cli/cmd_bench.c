@@ -83,7 +83,13 @@ static int run_bench(zsq_model *m, const void *ctx) {
     r = r * 1664525u + 1013904223u;
     x[i] = (float)(r >> 8) / (float)(1u << 24) * 4.0f - 2.0f;
   }
-  for (int k = 0; k < 3; k++) zsq_session_run(s, x, y);
+  if ((st = zsq_session_run(s, x, y)) != ZSQ_OK) { /* warm-up, and the only checked run */
+    zsq_cli_error("%s: %s", o->model, zsq_session_last_error(s));
+    free(x), free(y), free(t);
+    zsq_session_destroy(s);
+    return zsq_cli_exit_for(st);
+  }
+  for (int k = 0; k < 2; k++) zsq_session_run(s, x, y);
   for (int64_t k = 0; k < o->runs; k++) {
     const double t0 = zsq_cli_now();
     zsq_session_run(s, x, y);

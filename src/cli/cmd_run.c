@@ -105,7 +105,10 @@ static int run_model(zsq_model *m, const void *ctx) {
   for (size_t first = 0; rc == ZSQ_EXIT_OK && first < count; first += (size_t)batch) {
     const size_t nb = count - first < (size_t)batch ? count - first : (size_t)batch;
     memcpy(xb, x + first * img, nb * img * sizeof(float)); /* a short last batch: stale tail */
-    zsq_session_run(s, xb, y + first * feat);
+    if ((st = zsq_session_run(s, xb, y + first * feat)) != ZSQ_OK) {
+      zsq_cli_error("%s: %s", o->model, zsq_session_last_error(s));
+      rc = zsq_cli_exit_for(st);
+    }
   }
   if (rc == ZSQ_EXIT_OK && o->output) {
     FILE *f = fopen(o->output, "wb");

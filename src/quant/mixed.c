@@ -80,16 +80,19 @@ zsq_status zsq_mixed_choose(const zsq_mp_layer *layers, int n, double budget_bit
     const double p = (double)layers[i].params;
     if (layers[i].fixed_bits) {
       fixed += p * layers[i].fixed_bits;
-    } else {
-      smallest += p * zsq_mp_bits[ZSQ_MP_NBITS - 1];
-      largest += p * zsq_mp_bits[0];
+      continue;
     }
+    int narrowest = zsq_mp_bits[0]; /* the smallest width offered (finite sensitivity) */
+    for (int b = 0; b < ZSQ_MP_NBITS; b++)
+      if (isfinite(layers[i].sens[b])) narrowest = zsq_mp_bits[b];
+    smallest += p * narrowest;
+    largest += p * zsq_mp_bits[0];
   }
   if (fixed + smallest > budget_bits * (1.0 + 1e-12))
     return zsq_fail(err, ZSQ_ERR_INVALID_ARG,
                     "budget of %.0f bytes is below the smallest model (%.0f bytes: every free "
-                    "layer at %d bits)",
-                    budget_bits / 8, (fixed + smallest) / 8, zsq_mp_bits[ZSQ_MP_NBITS - 1]);
+                    "layer at the fewest bits it may take)",
+                    budget_bits / 8, (fixed + smallest) / 8);
   /* Costs in units of the free layers' full 8-bit size / STEPS, rounded up: a chosen set always
    * fits the budget. */
   const double unit = largest > 0 ? largest / STEPS : 1.0;

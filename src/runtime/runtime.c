@@ -507,7 +507,7 @@ void zsq_rt_destroy(zsq_rt *rt) {
   free(rt);
 }
 
-void zsq_rt_run_steps(zsq_rt *rt, int first, int last) {
+zsq_status zsq_rt_run_steps(zsq_rt *rt, int first, int last, zsq_err *err) {
   rt_val *v = rt->vals;
   for (int i = first; i < last; i++) {
     const rt_step *s = &rt->steps[i];
@@ -515,10 +515,9 @@ void zsq_rt_run_steps(zsq_rt *rt, int first, int last) {
     rt_val *y = &v[s->out];
     switch (s->kind) {
       case S_CONV: {
-        zsq_err err;
-        zsq_err_clear(&err);
         const void *res = s->in2 >= 0 ? v[s->in2].data : NULL;
-        zsq_qconv_run(s->conv, x->n, x->h, x->w, x->data, res, y->data, rt->scratch, rt->tp, &err);
+        ZSQ_TRY(zsq_qconv_run(s->conv, x->n, x->h, x->w, x->data, res, y->data, rt->scratch, rt->tp,
+                              err));
         break;
       }
       case S_QUANT:
@@ -544,13 +543,15 @@ void zsq_rt_run_steps(zsq_rt *rt, int first, int last) {
         break;
     }
   }
+  return ZSQ_OK;
 }
 
-void zsq_rt_run(zsq_rt *rt, const float *input, float *output) {
+zsq_status zsq_rt_run(zsq_rt *rt, const float *input, float *output, zsq_err *err) {
   const rt_val *x0 = &rt->vals[rt->in_tensor];
   zsq_nchw_to_nhwc(input, x0->data, x0->n, x0->c, x0->h * x0->w);
-  zsq_rt_run_steps(rt, 0, rt->n_steps);
+  ZSQ_TRY(zsq_rt_run_steps(rt, 0, rt->n_steps, err));
   rt_write_output(&rt->vals[rt->out_tensor], output);
+  return ZSQ_OK;
 }
 
 int64_t zsq_rt_output_size(const zsq_rt *rt) {

@@ -20,8 +20,9 @@ zsq_status zsq_rt_create(const zsq_graph *g, const zsqf_layer *layers, int n_lay
 void zsq_rt_destroy(zsq_rt *rt);
 
 /* input: batch images, NCHW float32 (normalised); output: batch × features of the first graph
- * output (NCHW order for a rank-4 output). Does not allocate. */
-void zsq_rt_run(zsq_rt *rt, const float *input, float *output);
+ * output (NCHW order for a rank-4 output). Does not allocate. An operator's failure (none is
+ * expected after create's validation) is returned, never hidden. */
+zsq_status zsq_rt_run(zsq_rt *rt, const float *input, float *output, zsq_err *err);
 
 /* Elements per image of the first graph output. */
 int64_t zsq_rt_output_size(const zsq_rt *rt);
@@ -33,7 +34,7 @@ const char *zsq_rt_kernel_name(const zsq_rt *rt);
 int zsq_rt_step_count(const zsq_rt *rt);
 void zsq_rt_step_io(const zsq_rt *rt, int i, int *in, int *in2, int *out);
 /* Runs steps [first, last) on whatever their inputs' buffers hold. */
-void zsq_rt_run_steps(zsq_rt *rt, int first, int last);
+zsq_status zsq_rt_run_steps(zsq_rt *rt, int first, int last, zsq_err *err);
 /* The NHWC buffer of graph tensor t and its kind (0: not stored, 1: float, 2: u8 codes). */
 void *zsq_rt_data(zsq_rt *rt, int t, int *kind);
 
