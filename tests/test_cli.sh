@@ -48,6 +48,10 @@ head -c 3000 "$model" >"$tmp/truncated.onnx"
 expect 3 'truncated' -- inspect "$tmp/truncated.onnx"
 printf 'not a model at all' >"$tmp/text.onnx"
 expect 3 'not a valid ONNX model' -- inspect "$tmp/text.onnx"
+expect 3 'is a directory' -- inspect "$tmp"
+: >"$tmp/empty.onnx"
+expect 3 'not a valid ONNX model|empty' -- inspect "$tmp/empty.onnx"
+expect 3 'not a regular file' -- inspect <(cat "$model")
 
 "$zsq" inspect "$model" --format json >"$tmp/inspect.json" 2>/dev/null
 if /usr/bin/python3 -c "import json,sys; d=json.load(open(sys.argv[1])); assert d['macs'] > 0 and len(d['layers']) > 10" "$tmp/inspect.json"; then
@@ -101,6 +105,8 @@ expect 2 'need --recon adaround or brecq' -- quantize "$model" --bits w4a4 --bor
 expect 2 '0 < P < 1' -- quantize "$model" --bits w4a4 --recon brecq --qdrop 1
 expect 0 'wrote .*m.zsq' -- quantize "$model" --bits w8a8 --calib "$tmp/a.zsd" -o "$tmp/m.zsq"
 expect 0 'integer runtime \(zsq_qu8_' -- eval "$tmp/m.zsq" --data fmnist --limit 50
+: >"$tmp/empty.zsq"
+expect 3 'empty' -- eval "$tmp/empty.zsq" --data fmnist --limit 20
 expect 0 'float simulation' -- eval "$tmp/m.zsq" --data fmnist --limit 50 --simulate
 expect 0 'integer runtime \(zsq_qu8_qc8w_gemm_requant_ukernel_1x1c1__scalar' -- eval "$tmp/m.zsq" --data fmnist --limit 20 --isa scalar
 expect 2 "unknown isa .sse9." -- eval "$tmp/m.zsq" --data fmnist --limit 20 --isa sse9

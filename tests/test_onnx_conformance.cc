@@ -15,6 +15,7 @@
 extern "C" {
 #include "core/alloc.h"
 #include "float/plan.h"
+#include "io/file_map.h"
 #include "io/onnx_import.h"
 #include "io/onnx_tensor.h"
 }
@@ -64,13 +65,13 @@ std::vector<std::string> discover_cases() {
     std::string sdir = std::string(kDataRoot) + "/" + suite;
     for (const std::string &c : list_dir(sdir)) {
       std::string model = sdir + "/" + c + "/model.onnx";
-      void *buf;
-      size_t size;
+      zsq_file_view view;
       zsq_err err;
       zsq_err_clear(&err);
-      if (zsq_read_file(model.c_str(), &buf, &size, &err) != ZSQ_OK) continue;
-      Onnx__ModelProto *mp = onnx__model_proto__unpack(nullptr, size, static_cast<uint8_t *>(buf));
-      free(buf);
+      if (zsq_file_map(model.c_str(), &view, &err) != ZSQ_OK) continue;
+      Onnx__ModelProto *mp =
+          onnx__model_proto__unpack(nullptr, view.size, static_cast<const uint8_t *>(view.data));
+      zsq_file_unmap(&view);
       if (mp == nullptr || mp->graph == nullptr || mp->graph->n_node == 0) {
         if (mp) onnx__model_proto__free_unpacked(mp, nullptr);
         continue;

@@ -6,7 +6,7 @@
 #include <stdlib.h>
 #include <string.h>
 
-#include "io/onnx_tensor.h"
+#include "io/file_map.h"
 
 #define ZSD_MAGIC "ZSQCALIB"
 #define ZSD_VERSION 1u
@@ -73,10 +73,10 @@ zsq_status zsq_calib_write(const char *path, const zsq_calib_data *d, zsq_err *e
 
 zsq_status zsq_calib_read(const char *path, zsq_calib_data *d, zsq_err *err) {
   memset(d, 0, sizeof *d);
-  void *buf;
-  size_t size;
-  ZSQ_TRY(zsq_read_file(path, &buf, &size, err));
-  const uint8_t *p = buf;
+  zsq_file_view view;
+  ZSQ_TRY(zsq_file_map(path, &view, err));
+  const uint8_t *p = view.data;
+  const size_t size = view.size;
   zsq_status st = ZSQ_OK;
   if (size < ZSD_HEADER + 8 || memcmp(p, ZSD_MAGIC, 8) != 0) {
     st = zsq_fail(err, ZSQ_ERR_FORMAT, "'%s' is not a zsq calibration file (.zsd)", path);
@@ -123,7 +123,7 @@ zsq_status zsq_calib_read(const char *path, zsq_calib_data *d, zsq_err *err) {
   for (uint64_t i = 0; i < count; i++) d->labels[i] = (int)(int32_t)get32(p + ZSD_HEADER + 4 * i);
   memcpy(d->images, p + ZSD_HEADER + 4 * count, nimg * 4);
 out:
-  free(buf);
+  zsq_file_unmap(&view);
   return st;
 }
 

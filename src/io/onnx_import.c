@@ -9,6 +9,7 @@
 #include "core/alloc.h"
 #include "graph/passes.h"
 #include "io/pb_guard.h"
+#include "io/file_map.h"
 #include "io/onnx_tensor.h"
 
 #define MIN_OPSET 6
@@ -548,11 +549,10 @@ zsq_status zsq_onnx_import_buffer(const void *data, size_t size, zsq_graph **out
 }
 
 zsq_status zsq_onnx_import_file(const char *path, zsq_graph **out, zsq_err *err) {
-  void *buf;
-  size_t size;
+  zsq_file_view view;
   *out = NULL;
-  ZSQ_TRY(zsq_read_file(path, &buf, &size, err));
-  zsq_status st = zsq_onnx_import_buffer(buf, size, out, err);
-  free(buf);
+  ZSQ_TRY(zsq_file_map(path, &view, err));
+  zsq_status st = zsq_onnx_import_buffer(view.data, view.size, out, err);
+  zsq_file_unmap(&view);
   return st;
 }

@@ -1,4 +1,4 @@
-/* onnx_tensor.c — TensorProto decoding with size checks, and whole-file reading. */
+/* onnx_tensor.c — TensorProto decoding with size checks. */
 #include "io/onnx_tensor.h"
 
 #include <errno.h>
@@ -7,36 +7,8 @@
 #include <string.h>
 
 #include "core/alloc.h"
+#include "io/file_map.h"
 #include "io/pb_guard.h"
-
-zsq_status zsq_read_file(const char *path, void **data, size_t *size, zsq_err *err) {
-  FILE *f = fopen(path, "rb");
-  if (f == NULL) return zsq_fail(err, ZSQ_ERR_IO, "cannot open '%s': %s", path, strerror(errno));
-  if (fseek(f, 0, SEEK_END) != 0) {
-    fclose(f);
-    return zsq_fail(err, ZSQ_ERR_IO, "cannot seek '%s'", path);
-  }
-  long n = ftell(f);
-  if (n < 0) {
-    fclose(f);
-    return zsq_fail(err, ZSQ_ERR_IO, "cannot size '%s' (is it a regular file?)", path);
-  }
-  rewind(f);
-  void *buf = malloc((size_t)n + 1);
-  if (buf == NULL) {
-    fclose(f);
-    return zsq_fail(err, ZSQ_ERR_NOMEM, "out of memory reading '%s' (%ld bytes)", path, n);
-  }
-  size_t got = fread(buf, 1, (size_t)n, f);
-  fclose(f);
-  if (got != (size_t)n) {
-    free(buf);
-    return zsq_fail(err, ZSQ_ERR_IO, "short read on '%s'", path);
-  }
-  *data = buf;
-  *size = (size_t)n;
-  return ZSQ_OK;
-}
 
 static const char *dtype_name(int32_t t) {
   static const char *const names[] = {"UNDEFINED",  "FLOAT",   "UINT8",  "INT8",   "UINT16",
@@ -131,13 +103,12 @@ zsq_status zsq_onnx_decode_tensor(const Onnx__TensorProto *tp, zsq_tensor *out, 
 }
 
 zsq_status zsq_onnx_read_tensor_file(const char *path, zsq_tensor *out, zsq_err *err) {
-  void *buf;
-  size_t size;
-  ZSQ_TRY(zsq_read_file(path, &buf, &size, err));
-  Onnx__TensorProto *tp = zsq_pb_depth_ok(buf, size, ZSQ_PB_MAX_DEPTH)
-                              ? onnx__tensor_proto__unpack(NULL, size, buf)
+  zsq_file_view view;
+  ZSQ_TRY(zsq_file_map(path, &view, err));
+  Onnx__TensorProto *tp = zsq_pb_depth_ok(view.data, view.size, ZSQ_PB_MAX_DEPTH)
+                              ? onnx__tensor_proto__unpack(NULL, view.size, view.data)
                               : NULL;
-  free(buf);
+  zsq_file_unmap(&view);
   if (tp == NULL) return zsq_fail(err, ZSQ_ERR_FORMAT, "'%s' is not a valid TensorProto", path);
   zsq_status st = zsq_onnx_decode_tensor(tp, out, err);
   onnx__tensor_proto__free_unpacked(tp, NULL);

@@ -15,7 +15,4 @@ zsq_status zsq_onnx_decode_tensor(const Onnx__TensorProto *tp, zsq_tensor *out, 
 /* Read a serialized TensorProto file (ONNX backend test data: input_N.pb / output_N.pb). */
 zsq_status zsq_onnx_read_tensor_file(const char *path, zsq_tensor *out, zsq_err *err);
 
-/* Read a whole file into memory (malloc'd). */
-zsq_status zsq_read_file(const char *path, void **data, size_t *size, zsq_err *err);
-
 #endif

@@ -8,7 +8,7 @@
 #include <string.h>
 
 #include "core/alloc.h"
-#include "io/onnx_tensor.h"
+#include "io/file_map.h"
 
 #define MAGIC "ZSQMODEL"
 #define VERSION 1u
@@ -570,14 +570,13 @@ zsq_status zsq_file_read(const char *path, zsq_graph **g, zsqf_layer **layers, i
   *g = NULL;
   *layers = NULL;
   *n_layers = 0;
-  void *data;
-  size_t size;
-  ZSQ_TRY(zsq_read_file(path, &data, &size, err));
-  reader r = {.p = data, .n = size, .path = path, .err = err};
+  zsq_file_view view;
+  ZSQ_TRY(zsq_file_map(path, &view, err));
+  reader r = {.p = view.data, .n = view.size, .path = path, .err = err};
   zsq_graph *gr = zsq_graph_new();
   zsq_status st =
       gr ? read_all(&r, gr, layers, n_layers) : zsq_fail(err, ZSQ_ERR_NOMEM, "out of memory");
-  free(data);
+  zsq_file_unmap(&view);
   if (st != ZSQ_OK) {
     zsq_graph_free(gr);
     zsq_file_layers_free(*layers, *n_layers);
