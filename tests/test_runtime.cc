@@ -332,8 +332,8 @@ TEST(RuntimeOps, MaxPoolOnCodesEqualsMaxPoolOnTheirValues) {
   rt_val xf{RT_F32, 4, n, h, w, c, 0.0f, 0, 0, f.data()};
   rt_val oq{RT_CODES, 4, n, g.out_h, g.out_w, c, 0.25f, 3, 4, yq.data()};
   rt_val of{RT_F32, 4, n, g.out_h, g.out_w, c, 0.0f, 0, 0, yf.data()};
-  rt_maxpool(&xq, &oq, &g);
-  rt_maxpool(&xf, &of, &g);
+  rt_maxpool(&xq, &oq, &g, 0, oq.n * oq.h);
+  rt_maxpool(&xf, &of, &g, 0, of.n * of.h);
   for (size_t i = 0; i < out; i++) ASSERT_EQ(rt_get(&oq, static_cast<int64_t>(i)), yf[i]) << i;
   // The corner window (oy = ox = 0) covers input rows and columns 0..1 only.
   float m = -1e9f;

@@ -34,19 +34,24 @@ typedef struct rt_grid {
   const float *qmult, *qoffset; /* NULL: nearest rounding */
 } rt_grid;
 
-/* y (codes) = the codes of x on grid q, computed as the simulation computes them. */
-void rt_quantize(const rt_val *x, rt_val *y, const rt_grid *q);
-/* y (float) = clamp(a + b, lo, hi); a and b of the same shape. */
-void rt_add(const rt_val *a, const rt_val *b, rt_val *y, float lo, float hi);
-/* y (float) = clamp(x, lo, hi). */
-void rt_clamp(const rt_val *x, rt_val *y, float lo, float hi);
-/* y (float, h = w = 1) = the mean of x over its pixels. */
-void rt_global_avgpool(const rt_val *x, rt_val *y);
+/* The steps below that take [begin, end) compute that range of their work items (named in each
+ * comment), so that the runtime can split them across threads; every item is independent. */
+
+/* y (codes) = the codes of x on grid q, computed as the simulation computes them. Items:
+ * elements. */
+void rt_quantize(const rt_val *x, rt_val *y, const rt_grid *q, int64_t begin, int64_t end);
+/* y (float) = clamp(a + b, lo, hi); a and b of the same shape. Items: elements. */
+void rt_add(const rt_val *a, const rt_val *b, rt_val *y, float lo, float hi, int64_t begin,
+            int64_t end);
+/* y (float) = clamp(x, lo, hi). Items: elements. */
+void rt_clamp(const rt_val *x, rt_val *y, float lo, float hi, int64_t begin, int64_t end);
+/* y (float, h = w = 1) = the mean of x over its pixels. Items: (image, channel) pairs. */
+void rt_global_avgpool(const rt_val *x, rt_val *y, int64_t begin, int64_t end);
 /* y = the maximum of x over each window (g resolved by zsq_window_resolve), same kind and grid:
  * the dequantized maximum is the maximum's code (scale > 0). Padding never wins; an all-padding
- * window gives −inf (floats) or code 0. */
+ * window gives −inf (floats) or code 0. Items: output rows (image · out_h + y). */
 struct zsq_geom;
-void rt_maxpool(const rt_val *x, rt_val *y, const struct zsq_geom *g);
+void rt_maxpool(const rt_val *x, rt_val *y, const struct zsq_geom *g, int64_t begin, int64_t end);
 /* y = x in NCHW element order (Flatten of a rank-4 tensor), same kind and grid. */
 void rt_to_nchw(const rt_val *x, rt_val *y);
 /* y (float) = softmax of x over its channels. */

@@ -8,6 +8,7 @@
 
 #include "core/alloc.h"
 #include "float/layout.h"
+#include "float/parallel.h"
 #include "kernels/gemm.h"
 #include "ops/qconv.h"
 #include "runtime/memplan.h"
@@ -507,41 +508,80 @@ void zsq_rt_destroy(zsq_rt *rt) {
   free(rt);
 }
 
+/* One non-convolution step split across the pool: its work items and how many make a task. */
+typedef struct side_task {
+  const zsq_rt *rt;
+  const rt_step *s;
+} side_task;
+
+static void side_range(void *ctx, size_t begin, size_t end) {
+  const side_task *t = ctx;
+  const rt_step *s = t->s;
+  const rt_val *v = t->rt->vals, *x = &v[s->in];
+  rt_val *y = &t->rt->vals[s->out];
+  const int64_t b = (int64_t)begin, e = (int64_t)end;
+  switch (s->kind) {
+    case S_QUANT:
+      rt_quantize(x, y, &s->grid, b, e);
+      break;
+    case S_ADD:
+      rt_add(x, &v[s->in2], y, s->lo, s->hi, b, e);
+      break;
+    case S_CLAMP:
+      rt_clamp(x, y, s->lo, s->hi, b, e);
+      break;
+    case S_GAP:
+      rt_global_avgpool(x, y, b, e);
+      break;
+    case S_MAXPOOL:
+      rt_maxpool(x, y, &s->geom, b, e);
+      break;
+    default: /* not split: run whole by the caller */
+      break;
+  }
+}
+
+/* Runs a side step over the pool; the items of each kind are named in rt_ops.h. */
+static void run_side(const zsq_rt *rt, const rt_step *s) {
+  const rt_val *x = &rt->vals[s->in], *y = &rt->vals[s->out];
+  side_task t = {rt, s};
+  switch (s->kind) {
+    case S_QUANT:
+    case S_ADD:
+    case S_CLAMP:
+      zsq_parallel_for(rt->tp, (size_t)rt_numel(y), 16384, side_range, &t);
+      break;
+    case S_GAP:
+      zsq_parallel_for(rt->tp, (size_t)(x->n * x->c), 8192 / (size_t)(x->h * x->w) + 1, side_range,
+                       &t);
+      break;
+    case S_MAXPOOL:
+      zsq_parallel_for(rt->tp, (size_t)(y->n * y->h), 16384 / (size_t)(y->w * y->c) + 1, side_range,
+                       &t);
+      break;
+    case S_NCHW:
+      rt_to_nchw(x, &rt->vals[s->out]);
+      break;
+    case S_SOFTMAX:
+      rt_softmax(x, &rt->vals[s->out]);
+      break;
+    case S_CONV:
+      break;
+  }
+}
+
 zsq_status zsq_rt_run_steps(zsq_rt *rt, int first, int last, zsq_err *err) {
   rt_val *v = rt->vals;
   for (int i = first; i < last; i++) {
     const rt_step *s = &rt->steps[i];
-    const rt_val *x = &v[s->in];
-    rt_val *y = &v[s->out];
-    switch (s->kind) {
-      case S_CONV: {
-        const void *res = s->in2 >= 0 ? v[s->in2].data : NULL;
-        ZSQ_TRY(zsq_qconv_run(s->conv, x->n, x->h, x->w, x->data, res, y->data, rt->scratch, rt->tp,
-                              err));
-        break;
-      }
-      case S_QUANT:
-        rt_quantize(x, y, &s->grid);
-        break;
-      case S_ADD:
-        rt_add(x, &v[s->in2], y, s->lo, s->hi);
-        break;
-      case S_CLAMP:
-        rt_clamp(x, y, s->lo, s->hi);
-        break;
-      case S_GAP:
-        rt_global_avgpool(x, y);
-        break;
-      case S_MAXPOOL:
-        rt_maxpool(x, y, &s->geom);
-        break;
-      case S_NCHW:
-        rt_to_nchw(x, y);
-        break;
-      case S_SOFTMAX:
-        rt_softmax(x, y);
-        break;
+    if (s->kind != S_CONV) {
+      run_side(rt, s);
+      continue;
     }
+    const rt_val *x = &v[s->in];
+    const void *res = s->in2 >= 0 ? v[s->in2].data : NULL;
+    ZSQ_TRY(zsq_qconv_run(s->conv, x->n, x->h, x->w, x->data, res, v[s->out].data, rt->scratch,
+                          rt->tp, err));
   }
   return ZSQ_OK;
 }
