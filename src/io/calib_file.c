@@ -47,7 +47,8 @@ zsq_status zsq_calib_write(const char *path, const zsq_calib_data *d, zsq_err *e
   put32(hdr + 28, (uint32_t)d->h);
   put32(hdr + 32, (uint32_t)d->w);
   put64(hdr + 40, d->seed);
-  strncpy((char *)hdr + 48, d->method, 15);
+  const size_t mlen = strlen(d->method); /* at most 15 bytes, NUL-padded (the header is zeroed) */
+  memcpy(hdr + 48, d->method, mlen < 15 ? mlen : 15);
   FILE *f = fopen(path, "wb");
   if (f == NULL) return zsq_fail(err, ZSQ_ERR_IO, "cannot write '%s': %s", path, strerror(errno));
   const size_t nimg = (size_t)d->count * (size_t)(d->c * d->h * d->w);

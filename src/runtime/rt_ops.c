@@ -97,7 +97,10 @@ void rt_softmax(const rt_val *x, rt_val *y) {
   const int64_t rows = x->n * x->h * x->w, c = x->c;
   for (int64_t r = 0; r < rows; r++) {
     float mx = -INFINITY, sum = 0.0f;
-    for (int64_t ch = 0; ch < c; ch++) mx = fmaxf(mx, rt_get(x, r * c + ch));
+    for (int64_t ch = 0; ch < c; ch++) { /* not fmaxf: gcc 12 (aarch64) crashes vectorising it */
+      const float v = rt_get(x, r * c + ch);
+      mx = v > mx ? v : mx;
+    }
     for (int64_t ch = 0; ch < c; ch++) {
       out[r * c + ch] = expf(rt_get(x, r * c + ch) - mx);
       sum += out[r * c + ch];
