@@ -176,13 +176,23 @@ zsq_status zsq_synthesize(zsq_model *m, const zsq_synth_options *opt, zsq_calib 
 
 /* ---- Post-training quantization (simulation) -------------------------------------------- */
 
+/* Bias correction (docs/quantization.md): empirical measures each layer's mean output error on
+ * the calibration images; analytic (DFQ) computes it from the BatchNorm statistics. */
+enum {
+  ZSQ_BIAS_CORRECTION_NONE = 0,
+  ZSQ_BIAS_CORRECTION_EMPIRICAL = 1,
+  ZSQ_BIAS_CORRECTION_ANALYTIC = 2,
+};
+
 typedef struct zsq_quant_options {
   int wbits, abits;         /* 8, 4, 3 or 2 */
   int quantize_all;         /* 0: first and last layer stay at 8 bits (the default scheme) */
   const char *act_range;    /* "minmax", "percentile" or "mse" (NULL: mse) */
   const char *weight_range; /* "minmax" or "mse" (NULL: mse) */
   float percentile;         /* for act_range "percentile" (0: 99.99) */
-  int bias_correction;      /* 1: empirical bias correction on the calibration images */
+  int bias_correction;      /* ZSQ_BIAS_CORRECTION_*: none (0), empirical or analytic */
+  int cle;                  /* 1: cross-layer equalisation before calibration (a ReLU6 between
+                               equalised layers becomes a ReLU) */
   const char *recon;        /* NULL: none; "adaround" (per layer) or "brecq" (per block) */
   int recon_iters;          /* Adam steps per layer or block (0: 1000) */
   float qdrop;              /* QDrop: drop probability of each activation quantization while

@@ -103,10 +103,16 @@ expect 2 'need --recon adaround or brecq' -- quantize "$model" --bits w4a4 --rec
 expect 2 'need --recon adaround or brecq' -- quantize "$model" --bits w4a4 --qdrop 0.5
 expect 2 'need --recon adaround or brecq' -- quantize "$model" --bits w4a4 --border aquant
 expect 2 '0 < P < 1' -- quantize "$model" --bits w4a4 --recon brecq --qdrop 1
+expect 2 "--bias-correction expects empirical or analytic, not 'foo'" -- quantize "$model" --bits w4a4 --bias-correction foo
+expect 2 "--bias-correction expects empirical or analytic, not 'exact'" -- quantize "$model" --bits w4a4 --bias-correction=exact
 expect 0 'wrote .*m.zsq' -- quantize "$model" --bits w8a8 --calib "$tmp/a.zsd" -o "$tmp/m.zsq"
 expect 0 'integer runtime \(zsq_qu8_' -- eval "$tmp/m.zsq" --data fmnist --limit 50
 : >"$tmp/empty.zsq"
 expect 3 'empty' -- eval "$tmp/empty.zsq" --data fmnist --limit 20
+# DFQ: a bare --bias-correction before another flag stays empirical; CLE + analytic runs end to end.
+expect 0 'W8A8 \(first/last 8-bit, empirical bias correction\)' -- quantize "$model" --bits w8a8 --calib "$tmp/a.zsd" --bias-correction --threads 2
+expect 0 'W4A8 \(first/last 8-bit, CLE, analytic bias correction\)' -- quantize "$model" --bits w4a8 --calib "$tmp/a.zsd" --cle --bias-correction analytic -o "$tmp/dfq.zsq"
+expect 0 'integer runtime \(zsq_qu8_' -- eval "$tmp/dfq.zsq" --data fmnist --limit 50
 expect 0 'float simulation' -- eval "$tmp/m.zsq" --data fmnist --limit 50 --simulate
 expect 0 'integer runtime \(zsq_qu8_qc8w_gemm_requant_ukernel_1x1c1__scalar' -- eval "$tmp/m.zsq" --data fmnist --limit 20 --isa scalar
 expect 2 "unknown isa .sse9." -- eval "$tmp/m.zsq" --data fmnist --limit 20 --isa sse9

@@ -712,9 +712,12 @@ TEST(QuantRecon, ImpossibleCombinationsAreRefused) {
 }
 
 TEST(QuantPipeline, ImpossibleRequestsAreRefused) {
-  Quantized r(5, 8);
+  Quantized r(5, 8), bc(4, 4, ZSQ_BIAS_CORRECTION_ANALYTIC + 1);
   EXPECT_EQ(r.st, ZSQ_ERR_INVALID_ARG);
   EXPECT_NE(std::string(zsq_model_last_error(r.m)).find("8, 4, 3 or 2"), std::string::npos);
+  EXPECT_EQ(bc.st, ZSQ_ERR_INVALID_ARG);
+  EXPECT_NE(std::string(zsq_model_last_error(bc.m)).find("empirical (1) or analytic (2)"),
+            std::string::npos);
 }
 
 }  // namespace

@@ -42,6 +42,7 @@ zsq_status zsq_quantize(zsq_model *m, const zsq_quant_options *o, const zsq_cali
                     .abits = o->abits,
                     .first_last_8bit = !o->quantize_all,
                     .bias_correction = o->bias_correction,
+                    .cle = o->cle,
                     .recon_iters = o->recon_iters > 0 ? o->recon_iters : 1000,
                     .qdrop = o->qdrop,
                     .seed = o->seed};
@@ -68,6 +69,10 @@ zsq_status zsq_quantize(zsq_model *m, const zsq_quant_options *o, const zsq_cali
   } else if (o->border != NULL && strcmp(o->border, "nearest") != 0) {
     return zsq_fail(&m->err, ZSQ_ERR_INVALID_ARG, "activation rounding must be nearest or aquant");
   }
+  if (o->bias_correction < ZSQ_BIAS_CORRECTION_NONE ||
+      o->bias_correction > ZSQ_BIAS_CORRECTION_ANALYTIC)
+    return zsq_fail(&m->err, ZSQ_ERR_INVALID_ARG,
+                    "bias correction must be none (0), empirical (1) or analytic (2)");
   if (o->budget_bytes > 0 && o->budget_fraction > 0)
     return zsq_fail(&m->err, ZSQ_ERR_INVALID_ARG, "give the budget in bytes or as a fraction");
   if (o->budget_fraction > 1.0)

@@ -23,7 +23,11 @@ static const char kHelp[] =
     "  --range R            activation ranges: mse (default), minmax or percentile\n"
     "  --weight-range R     weight ranges: mse (default) or minmax\n"
     "  --quantize-all       first and last layer at the target bits too\n"
-    "  --bias-correction    empirical bias correction on the calibration images\n"
+    "  --bias-correction [M]  bias correction: empirical (the default when M is left out: each\n"
+    "                       layer's mean output error on the calibration images) or analytic\n"
+    "                       (DFQ: the expected error from the BatchNorm statistics)\n"
+    "  --cle                cross-layer equalisation (DFQ) of the folded model before\n"
+    "                       calibration; a ReLU6 between equalised convs becomes a ReLU\n"
     "  --recon M            learned weight rounding: adaround (per layer) or brecq (per\n"
     "                       residual block, activation quantization included)\n"
     "  --recon-iters N      Adam steps per layer or block for --recon (default 1000)\n"
@@ -45,7 +49,7 @@ typedef struct q_opts {
   const char *model, *calib, *report, *out, *range, *wrange, *recon, *border;
   double qdrop, budget_bytes, budget_fraction;
   int64_t count, iters, sbatch, limit, seed, threads, recon_iters;
-  int wbits, abits, all, eval, bias;
+  int wbits, abits, all, eval, bias, cle;
 } q_opts;
 
 /* "N%" (0 < N <= 100) into *fraction, or "N", "Nk", "NM" into *bytes. */
@@ -77,6 +81,28 @@ static int parse_bits(const char *s, int *w, int *a) {
   return wo && ao;
 }
 
+/* --bias-correction [empirical|analytic] (or =M): a following argument that does not begin with
+ * '-' is its value; bare, it is empirical. */
+static int parse_bias(int argc, char **argv, int *i, int *out) {
+  const char *v = NULL;
+  if (strncmp(argv[*i], "--bias-correction=", 18) == 0)
+    v = argv[*i] + 18;
+  else if (*i + 1 < argc && argv[*i + 1][0] != '-')
+    v = argv[++*i];
+  if (v == NULL || strcmp(v, "empirical") == 0) {
+    *out = ZSQ_BIAS_CORRECTION_EMPIRICAL;
+  } else if (strcmp(v, "analytic") == 0) {
+    *out = ZSQ_BIAS_CORRECTION_ANALYTIC;
+  } else {
+    zsq_cli_error(
+        "--bias-correction expects empirical or analytic, not '%s' (alone it means "
+        "empirical; put it after the model)",
+        v);
+    return 0;
+  }
+  return 1;
+}
+
 static int parse(int argc, char **argv, q_opts *o) {
   memset(o, 0, sizeof *o);
   o->calib = "synth:zeroq";
@@ -88,8 +114,11 @@ static int parse(int argc, char **argv, q_opts *o) {
       return -1;
     } else if (strcmp(argv[i], "--quantize-all") == 0) {
       o->all = 1;
-    } else if (strcmp(argv[i], "--bias-correction") == 0) {
-      o->bias = 1;
+    } else if (strcmp(argv[i], "--bias-correction") == 0 ||
+               strncmp(argv[i], "--bias-correction=", 18) == 0) {
+      if (!parse_bias(argc, argv, &i, &o->bias)) return 0;
+    } else if (strcmp(argv[i], "--cle") == 0) {
+      o->cle = 1;
     } else if (strcmp(argv[i], "--eval") == 0) {
       o->eval = 1;
     } else if (zsq_cli_flag(argc, argv, &i, "--budget", &v)) {
@@ -254,6 +283,7 @@ int zsq_cmd_quantize(int argc, char **argv) {
                           .weight_range = o.wrange,
                           .threads = (int)o.threads,
                           .bias_correction = o.bias,
+                          .cle = o.cle,
                           .recon = o.recon,
                           .recon_iters = (int)o.recon_iters,
                           .qdrop = (float)o.qdrop,
@@ -269,9 +299,11 @@ int zsq_cmd_quantize(int argc, char **argv) {
     goto out;
   }
   const double t_quant = zsq_cli_now() - t0;
-  printf("%s: W%dA%d (%s), calibration %s (%lld images, %.1f s), quantization %.1f s\n", o.model,
-         o.wbits, o.abits, o.all ? "all layers" : "first/last 8-bit", o.calib,
-         (long long)zsq_calib_count(c), t_calib, t_quant);
+  static const char *const kBias[] = {"", ", empirical bias correction",
+                                      ", analytic bias correction"};
+  printf("%s: W%dA%d (%s%s%s), calibration %s (%lld images, %.1f s), quantization %.1f s\n",
+         o.model, o.wbits, o.abits, o.all ? "all layers" : "first/last 8-bit", o.cle ? ", CLE" : "",
+         kBias[o.bias], o.calib, (long long)zsq_calib_count(c), t_calib, t_quant);
   zsq_cli_print_report(q, stdout, 0);
   if (o.out != NULL) {
     st = zsq_model_save(q, o.out);

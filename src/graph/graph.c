@@ -58,6 +58,20 @@ void zsq_graph_free(zsq_graph *g) {
   free(g);
 }
 
+int zsq_graph_readers(const zsq_graph *g, int t, int *only) {
+  int cnt = 0;
+  for (size_t i = 0; i < g->n_nodes; i++) {
+    for (int k = 0; k < g->nodes[i].n_inputs; k++) {
+      if (g->nodes[i].inputs[k] == t) {
+        cnt++;
+        *only = (int)i;
+      }
+    }
+  }
+  for (size_t i = 0; i < g->n_outputs; i++) cnt += g->outputs[i] == t;
+  return cnt;
+}
+
 int64_t zsq_tensor_numel(const zsq_tensor *t) {
   if (t->rank < 0) return -1;
   return zsq_dims_product(t->dims, t->rank);

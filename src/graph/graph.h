@@ -133,6 +133,10 @@ int zsq_graph_add_tensor(zsq_graph *g, const char *name);
 /* Append a node (copied); returns its index or -1. */
 int zsq_graph_add_node(zsq_graph *g, const zsq_node *n);
 
+/* How many node inputs and graph outputs read tensor t; *only gets the last reading node (left
+ * as it was when none does). */
+int zsq_graph_readers(const zsq_graph *g, int t, int *only);
+
 /* Number of elements of a constant (or of a fully known shape); -1 if unknown or overflowing. */
 int64_t zsq_tensor_numel(const zsq_tensor *t);
 

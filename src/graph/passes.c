@@ -8,20 +8,6 @@
 
 #include "core/alloc.h"
 
-static int consumers(const zsq_graph *g, int t, int *only) {
-  int cnt = 0;
-  for (size_t i = 0; i < g->n_nodes; i++) {
-    for (int k = 0; k < g->nodes[i].n_inputs; k++) {
-      if (g->nodes[i].inputs[k] == t) {
-        cnt++;
-        *only = (int)i;
-      }
-    }
-  }
-  for (size_t i = 0; i < g->n_outputs; i++) cnt += g->outputs[i] == t;
-  return cnt;
-}
-
 static int is_const_f32(const zsq_graph *g, int t) {
   return t >= 0 && g->tensors[t].is_const && g->tensors[t].dtype == ZSQ_F32;
 }
@@ -94,7 +80,7 @@ zsq_status zsq_graph_fold_batchnorm(zsq_graph *g, zsq_err *err) {
         g->tensors[n->inputs[1]].rank != 4)
       continue;
     int only = -1;
-    if (consumers(g, n->outputs[0], &only) != 1 || only < 0) continue;
+    if (zsq_graph_readers(g, n->outputs[0], &only) != 1 || only < 0) continue;
     if (g->nodes[only].op != ZSQ_OP_BATCHNORM || g->nodes[only].inputs[0] != n->outputs[0])
       continue;
     ZSQ_TRY(fold_one(g, (int)i, only, err));
@@ -109,7 +95,7 @@ zsq_status zsq_graph_fuse_activations(zsq_graph *g, zsq_err *err) {
         n->op != ZSQ_OP_BATCHNORM)
       continue;
     int only = -1;
-    if (consumers(g, n->outputs[0], &only) != 1 || only < 0) continue;
+    if (zsq_graph_readers(g, n->outputs[0], &only) != 1 || only < 0) continue;
     const zsq_node *a = &g->nodes[only];
     float lo, hi;
     if (a->op == ZSQ_OP_RELU) {

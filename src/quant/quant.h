@@ -26,7 +26,8 @@ typedef struct zsq_qscheme {
   int first_last_8bit; /* first and last layer: 8-bit weights and input */
   zsq_range_method act_range, weight_range;
   float percentile;       /* for ZSQ_RANGE_PERCENTILE, e.g. 99.99 */
-  int bias_correction;    /* empirical, on the calibration images */
+  int bias_correction;    /* ZSQ_BIAS_CORRECTION_*: empirical, or analytic from BN statistics */
+  int cle;                /* cross-layer equalisation of the folded graph (quant/dfq.h) */
   zsq_recon_method recon; /* learned weight rounding (and borders) on the calibration images */
   int recon_iters;        /* Adam steps per layer or block */
   float qdrop;            /* QDrop: probability of skipping each activation quantization */

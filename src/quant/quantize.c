@@ -10,6 +10,7 @@
 #include "float/layout.h"
 #include "float/plan.h"
 #include "graph/passes.h"
+#include "quant/dfq.h"
 #include "quant/mixed.h"
 #include "quant/quant.h"
 #include "quant/ranges.h"
@@ -17,6 +18,7 @@
 #include "quant/wquant.h"
 
 #define CALIB_BATCH 64
+#define CLE_SWEEPS 100 /* at most; equalisation stops earlier once the scales settle */
 
 static int is_layer(const zsq_node *n) {
   return n->op == ZSQ_OP_CONV || n->op == ZSQ_OP_GEMM;
@@ -458,6 +460,11 @@ zsq_status zsq_quantize_graph(const zsq_graph *g, const zsq_qscheme *sc, const f
   zsq_status st = out->folded ? ZSQ_OK : zsq_fail(err, ZSQ_ERR_NOMEM, "out of memory");
   if (st == ZSQ_OK) st = zsq_graph_fold_batchnorm(out->folded, err);
   if (st == ZSQ_OK) st = zsq_graph_fuse_activations(out->folded, err);
+  zsq_bn_stats *stats = NULL; /* analytic bias correction: the folded convs' BN statistics */
+  const size_t n_stats = out->folded ? out->folded->n_tensors : 0;
+  if (st == ZSQ_OK && sc->bias_correction == ZSQ_BIAS_CORRECTION_ANALYTIC)
+    st = zsq_bn_stats_collect(g, out->folded, &stats, err);
+  if (st == ZSQ_OK && sc->cle) st = zsq_cle(out->folded, stats, CLE_SWEEPS, NULL, err);
   if (st == ZSQ_OK) st = find_points(out, sc, err);
   if (st == ZSQ_OK && sc->budget_bits > 0) st = choose_bits(out, sc, calib, count, tp, err);
   if (st == ZSQ_OK) st = calibrate(out, sc, calib, count, tp, err);
@@ -465,7 +472,11 @@ zsq_status zsq_quantize_graph(const zsq_graph *g, const zsq_qscheme *sc, const f
   if (st == ZSQ_OK && sc->recon != ZSQ_RECON_NONE) {
     st = zsq_reconstruct(out, sc, calib, count, tp, err);
   }
-  if (st == ZSQ_OK && sc->bias_correction) st = bias_correct(out, calib, count, tp, err);
+  if (st == ZSQ_OK && sc->bias_correction == ZSQ_BIAS_CORRECTION_EMPIRICAL)
+    st = bias_correct(out, calib, count, tp, err);
+  if (st == ZSQ_OK && sc->bias_correction == ZSQ_BIAS_CORRECTION_ANALYTIC)
+    st = zsq_bias_correct_analytic(out, stats, calib, count, tp, NULL, err);
+  zsq_bn_stats_free(stats, n_stats);
   if (st == ZSQ_OK) st = measure(out, sc, calib, count, tp, err);
   if (st != ZSQ_OK) zsq_qresult_free(out);
   return st;
