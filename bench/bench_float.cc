@@ -124,7 +124,7 @@ void BM_Float(benchmark::State &state, const std::string &name) {
       x[i * t.image_len + k] = (px[k] / 255.0f - t.mean) / t.std;
   }
 
-  zsq_session_options opt = {batch, nullptr, threads, 1};
+  zsq_session_options opt = {batch, nullptr, threads, 1, 0, nullptr};
   zsq_session *s = nullptr;
   if (zsq_session_create(t.model, &opt, &s) != ZSQ_OK) {
     state.SkipWithError(

@@ -67,7 +67,7 @@ Model small_cnn(bool with_meta = true) {
 }
 
 std::vector<float> run(zsq_model *m, int fold, const std::vector<float> &x, int64_t batch) {
-  zsq_session_options o = {batch, nullptr, 1, fold};
+  zsq_session_options o = {batch, nullptr, 1, fold, 0, nullptr};
   zsq_session *s = nullptr;
   EXPECT_EQ(zsq_session_create(m, &o, &s), ZSQ_OK) << zsq_model_last_error(m);
   std::vector<float> y(static_cast<size_t>(batch * zsq_model_output_size(m)));

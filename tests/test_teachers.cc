@@ -39,7 +39,7 @@ struct Teacher {
   }
   // Logits of images [first, first + n), in one batch.
   std::vector<float> logits(size_t first, size_t n, int fold) {
-    zsq_session_options o = {static_cast<int64_t>(n), nullptr, 1, fold};
+    zsq_session_options o = {static_cast<int64_t>(n), nullptr, 1, fold, 0, nullptr};
     zsq_session *s = nullptr;
     EXPECT_EQ(zsq_session_create(m, &o, &s), ZSQ_OK) << zsq_model_last_error(m);
     std::vector<float> x(n * 784), y(n * 10);
