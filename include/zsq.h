@@ -158,6 +158,8 @@ typedef struct zsq_synth_options {
   float centre_weight, centre_sep; /* centres: weights of the centring and separation terms */
   int fold_batchnorm; /* 1: fold BatchNorm into the convs first (synthesise as for a BN-free
                          model) */
+  int swing; /* GENIE's swing convolution (strided convs see a random ±1-pixel shift each step):
+                0 the method's default (on for genie only), 1 on, -1 off */
 } zsq_synth_options;
 
 typedef struct zsq_synth_report {

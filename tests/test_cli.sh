@@ -62,6 +62,7 @@ else
 fi
 
 expect 2 'no model given' -- eval
+expect 2 '--swing must be on or off' -- synth "$model" --method genie --count 4 -o "$tmp/s.zsd" --swing maybe
 expect 2 '--data fmnist is required' -- eval "$model"
 expect 2 "only 'fmnist'" -- eval "$model" --data imagenet
 expect 2 '--limit expects an integer' -- eval "$model" --data fmnist --limit 12x

@@ -122,6 +122,7 @@ zsq_status zsq_synthesize(zsq_model *m, const zsq_synth_options *opt, zsq_calib 
   override(&cfg.mdc_upper, opt->mdc_upper, 2.0f);
   override(&cfg.centre_weight, opt->centre_weight, 0.0f);
   override(&cfg.centre_sep, opt->centre_sep, 0.0f);
+  if (opt->swing != 0) cfg.swing = opt->swing > 0;
   cfg.progress = opt->progress;
   cfg.progress_ctx = opt->progress_ctx;
   pthreadpool_t pool = opt->threads > 1 ? pthreadpool_create((size_t)opt->threads) : NULL;

@@ -34,7 +34,9 @@ static const char kHelp[] =
     "  --centre-weight X  centres: weight of the centring term (default 0.2; 0: off)\n"
     "  --centre-sep X     centres: weight of the separation hinge (default 0.2; 0: off)\n"
     "  --fold-bn          fold BatchNorm into the convs first (synthesise as for a BN-free "
-    "model)\n";
+    "model)\n"
+    "  --swing on|off     strided convs see a random reflect-padded +-1 pixel shift every step\n"
+    "                     (GENIE's swing convolution; default: on for genie, off otherwise)\n";
 
 typedef struct progress_state {
   zsq_progress bar;
@@ -131,6 +133,10 @@ int zsq_cmd_synth(int argc, char **argv) {
       if (!parse_weight("--centre-sep", v, &o.centre_sep)) return ZSQ_EXIT_USAGE;
     } else if (strcmp(argv[i], "--fold-bn") == 0) {
       o.fold_batchnorm = 1;
+    } else if (zsq_cli_flag(argc, argv, &i, "--swing", &v)) {
+      if (v == NULL || (strcmp(v, "on") != 0 && strcmp(v, "off") != 0))
+        return zsq_cli_error("--swing must be on or off"), ZSQ_EXIT_USAGE;
+      o.swing = strcmp(v, "on") == 0 ? 1 : -1;
     } else if (zsq_cli_flag(argc, argv, &i, "--format", &v)) {
       if (v == NULL || (strcmp(v, "text") != 0 && strcmp(v, "json") != 0)) {
         return zsq_cli_error("--format must be text or json"), ZSQ_EXIT_USAGE;

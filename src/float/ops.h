@@ -21,6 +21,7 @@ extern const zsq_fop zsq_fop_reshape;
 extern const zsq_fop zsq_fop_concat;
 extern const zsq_fop zsq_fop_softmax;
 extern const zsq_fop zsq_fop_fakequant;
+extern const zsq_fop zsq_fop_swing;
 
 /* Initialises XNNPACK once per process. */
 zsq_status zsq_xnnpack_init(zsq_err *err);

@@ -20,6 +20,7 @@ const zsq_fop *zsq_fop_for(zsq_op op) {
       [ZSQ_OP_CONCAT] = &zsq_fop_concat,
       [ZSQ_OP_SOFTMAX] = &zsq_fop_softmax,
       [ZSQ_OP_FAKEQUANT] = &zsq_fop_fakequant,
+      [ZSQ_OP_SWING] = &zsq_fop_swing,
   };
   return table[op];
 }

@@ -25,6 +25,7 @@ static const char *const kOpNames[ZSQ_OP_COUNT] = {
     [ZSQ_OP_CONCAT] = "Concat",
     [ZSQ_OP_SOFTMAX] = "Softmax",
     [ZSQ_OP_FAKEQUANT] = "zsq.FakeQuant",
+    [ZSQ_OP_SWING] = "zsq.Swing",
 };
 
 const char *zsq_op_name(zsq_op op) {

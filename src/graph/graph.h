@@ -29,6 +29,7 @@ typedef enum zsq_op {
   ZSQ_OP_SOFTMAX,
   ZSQ_OP_ONNX_COUNT, /* operators above are imported from ONNX; below are zsq's own */
   ZSQ_OP_FAKEQUANT = ZSQ_OP_ONNX_COUNT,
+  ZSQ_OP_SWING, /* synthesis only: a random ±1-pixel reflect-padded shift (GENIE's swing conv) */
   ZSQ_OP_COUNT
 } zsq_op;
 

@@ -20,6 +20,7 @@
 #include "synth/centres.h"
 #include "synth/feature_loss.h"
 #include "synth/generator.h"
+#include "synth/swing.h"
 #include "synth/weight_stats.h"
 
 /* ReduceLROnPlateau(mode=min, factor 0.1, threshold 1e-4 rel, min_lr 1e-4), PyTorch semantics. */
@@ -292,6 +293,7 @@ static double step(synth_ctx *s, const int *labels, zsq_rng *rng, double *per_im
   }
   step_ctx c = {s, 0, NULL, NULL, per_image, labels};
   zsq_parallel_for(tp, (size_t)s->batch, 1, crop_forward_range, &c);
+  if (cfg->swing) zsq_swing_draw(s->plan, rng);
   zsq_fplan_forward(s->plan);
   zsq_fgrad_zero(s->grad);
   double loss = 0.0;
@@ -486,6 +488,7 @@ zsq_status zsq_synth_run(const zsq_graph *g, const zsq_synth_cfg *cfg, float *im
   memset(&s, 0, sizeof s);
   /* gzsq hooks conv outputs before their activation: keep the graph unfused */
   zsq_status st = cfg->weight_stats ? ZSQ_OK : zsq_graph_fuse_activations(fused, err);
+  if (st == ZSQ_OK && cfg->swing) st = zsq_swing_insert(fused, NULL, err);
   if (st == ZSQ_OK) st = ctx_init(&s, fused, cfg, batch, err);
   if (st == ZSQ_OK) make_labels(labels, cfg->count, s.classes, &rng);
   const int64_t img = s.c * s.h * s.w;

@@ -36,6 +36,7 @@ typedef struct zsq_synth_cfg {
   int genie; /* GENIE-D: a generator and per-image latents are optimised (lr: the latents') */
   int64_t gen_latent, gen_c0, gen_c1; /* latent width, generator channels */
   float gen_lr;                       /* the generator's Adam lr, ×0.95 every 100 steps */
+  int swing; /* strided convs read their input through a shift redrawn every step (swing.h) */
   uint64_t seed;
   pthreadpool_t threadpool;
   zsq_synth_progress_fn progress;

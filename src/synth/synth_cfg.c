@@ -66,6 +66,7 @@ zsq_status zsq_synth_cfg_for(const char *method, zsq_synth_cfg *c, zsq_err *err)
      * 0.01 ×0.95 every 100 steps; 4000 steps, batch 128; widths scaled to 28×28 images. */
     c->bn = ZSQ_BN_GENIE;
     c->genie = 1;
+    c->swing = 1;
     c->lr = 0.1f;
     c->gen_lr = 0.01f;
     c->gen_latent = 256;
