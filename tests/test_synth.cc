@@ -232,7 +232,7 @@ TEST(SynthGenerator, BackwardMatchesDirectionalFiniteDifferences) {
   zsq_rng_seed(&r, 11);
   zsq_gen g;
   const int64_t n = 4, z = 4, c = 2;
-  ASSERT_TRUE(zsq_gen_init(&g, n, z, 4, 4, c, 3, 3, &r));
+  ASSERT_TRUE(zsq_gen_init(&g, n, z, 4, 4, c, 3, 3, &r, nullptr));
   std::vector<float> zs = randn(static_cast<size_t>(n * z), rng), gz(zs.size());
   const std::vector<float> R = randn(static_cast<size_t>(n * 12 * 12 * c), rng);
   const std::vector<float> p0(g.params, g.params + g.n_params), z0 = zs;

@@ -7,6 +7,8 @@
 #include <stddef.h>
 #include <stdint.h>
 
+#include <pthreadpool.h>
+
 #include "core/rng.h"
 
 typedef struct zsq_gen_bn {
@@ -28,13 +30,16 @@ typedef struct zsq_gen {
   float *a2, *t2, *out;         /* conv2 out, tanh, the images */
   float *scratch_a, *scratch_b; /* backward buffers (the largest activation each) */
   float *wt_t;                  /* backward: a conv's weights transposed */
+  float *partial;               /* backward: a conv's dW, db per chunk of images */
+  pthreadpool_t tp;             /* may be NULL */
   zsq_gen_bn bn0, bn1, bn2;
 } zsq_gen;
 
 /* Allocates and initialises as PyTorch does (U(±1/√fan_in) weights and biases, BN γ 1, β 0).
+ * Forward and backward run on tp (may be NULL); their results do not depend on its thread count.
  * Returns 0 on allocation failure (zsq_gen_free either way). */
 int zsq_gen_init(zsq_gen *g, int64_t n, int64_t z, int64_t c0, int64_t c1, int64_t c, int64_t h0,
-                 int64_t w0, zsq_rng *rng);
+                 int64_t w0, zsq_rng *rng, pthreadpool_t tp);
 void zsq_gen_free(zsq_gen *g);
 
 /* Images (n × 4h0 × 4w0 × c, NHWC) of latents zs (n × z) into g->out. */

@@ -361,7 +361,7 @@ static zsq_status run_genie_batch(synth_ctx *s, int64_t index, int64_t batches, 
   zsq_adam az = {0}, ag = {0};
   float *z = malloc(nz * sizeof(float)), *gz = malloc(nz * sizeof(float));
   const int ok = zsq_gen_init(&gen, s->batch, cfg->gen_latent, cfg->gen_c0, cfg->gen_c1, s->c,
-                              s->h / 4, s->w / 4, rng) &&
+                              s->h / 4, s->w / 4, rng, cfg->threadpool) &&
                  z && gz && zsq_adam_init(&az, nz, cfg->lr) &&
                  zsq_adam_init(&ag, gen.n_params, cfg->gen_lr);
   zsq_status st = ok ? ZSQ_OK : zsq_fail(err, ZSQ_ERR_NOMEM, "out of memory for the generator");
