@@ -16,7 +16,9 @@ expect() {
   shift 3
   "$zsq" "$@" >"$tmp/out" 2>"$tmp/err"
   local rc=$?
-  if [[ $rc -ne $code ]] || ! cat "$tmp/out" "$tmp/err" | grep -Eq -- "$pattern"; then
+  # grep reads the files itself: `cat | grep -q` under pipefail fails when grep exits early and
+  # cat gets SIGPIPE (a flaky FAIL on long outputs that do match).
+  if [[ $rc -ne $code ]] || ! grep -Eqh -- "$pattern" "$tmp/out" "$tmp/err"; then
     echo "FAIL: zsq $* -> exit $rc (want $code), output:"
     sed 's/^/    /' "$tmp/out" "$tmp/err" | head -20
     fail=$((fail + 1))
