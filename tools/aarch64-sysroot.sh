@@ -13,7 +13,7 @@ stamp="$dir/.zsq-sysroot"
 [[ -f $stamp && $(cat "$stamp") == "${pkgs[*]}" ]] && exit 0
 sudo=""
 if [[ $(id -u) -ne 0 ]]; then sudo="sudo"; fi
-if ! dpkg --print-foreign-architectures | grep -qx arm64; then
+if ! grep -qx arm64 <<<"$(dpkg --print-foreign-architectures)"; then
   echo "aarch64-sysroot: adding the arm64 architecture to apt" >&2
   $sudo dpkg --add-architecture arm64
   $sudo apt-get update -qq
