@@ -12,6 +12,7 @@ ctest --test-dir build --output-on-failure -j2
 bash tools/aarch64-sysroot.sh "$PWD/build-aarch64-sysroot"
 cmake -S . -B build-aarch64 -G Ninja -DCMAKE_BUILD_TYPE=Release \
   -DCMAKE_TOOLCHAIN_FILE=cmake/toolchain-aarch64.cmake \
-  -DZSQ_AARCH64_SYSROOT="$PWD/build-aarch64-sysroot" -DZSQ_KERNELS_ONLY=OFF >/dev/null
+  -DZSQ_AARCH64_SYSROOT="$PWD/build-aarch64-sysroot" -DZSQ_KERNELS_ONLY=OFF -DZSQ_BUILD_BENCH=OFF \
+  >/dev/null
 cmake --build build-aarch64
 ctest --test-dir build-aarch64 --output-on-failure -j2
