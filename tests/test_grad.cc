@@ -445,18 +445,22 @@ TEST(Sgemm, AtbMatchesReference) {
   }
 }
 
-// The fast backward (deconvolution + im2col GEMM) against the direct loops, on layer shapes of the
-// ResNet-20 teacher (3×3 stride 1 and 2, 1×1 projection) and a depthwise MobileNet layer, on the
-// second backward of a gradient object (the input gradient is written, not accumulated).
+// The fast backward (input gradient on sconv for dense stride-1 convs where the host has it, else
+// XNNPACK's deconvolution; im2col GEMM for the weights) against the direct loops, on layer shapes
+// of the ResNet-20 teacher (3×3 stride 1 and 2, 1×1 projection), a depthwise MobileNet layer and
+// stride-1 convs whose input-gradient convolution has other paddings (valid: 2; 5×5 pad 1: 3; pad 3
+// on a 3×3: -1, a crop), on the second backward of a gradient object (the input gradient is
+// written, not accumulated).
 TEST(Grad, ConvFastPathMatchesReferenceLoops) {
   struct Case {
     std::vector<int64_t> in, w;
     int64_t stride, pad, group;
   };
-  const Case cases[] = {{{2, 16, 14, 14}, {16, 16, 3, 3}, 1, 1, 1},
-                        {{2, 16, 14, 14}, {32, 16, 3, 3}, 2, 1, 1},
-                        {{2, 16, 14, 14}, {32, 16, 1, 1}, 2, 0, 1},
-                        {{2, 24, 9, 9}, {24, 1, 3, 3}, 2, 1, 24}};
+  const Case cases[] = {
+      {{2, 16, 14, 14}, {16, 16, 3, 3}, 1, 1, 1}, {{2, 16, 14, 14}, {32, 16, 3, 3}, 2, 1, 1},
+      {{2, 16, 14, 14}, {32, 16, 1, 1}, 2, 0, 1}, {{2, 24, 9, 9}, {24, 1, 3, 3}, 2, 1, 24},
+      {{2, 8, 9, 7}, {12, 8, 3, 3}, 1, 0, 1},     {{1, 12, 6, 6}, {20, 12, 1, 1}, 1, 0, 1},
+      {{1, 8, 7, 7}, {8, 8, 5, 5}, 1, 1, 1},      {{1, 8, 5, 5}, {8, 8, 3, 3}, 1, 3, 1}};
   std::mt19937 rng(12);
   for (const Case &cs : cases) {
     Model m(13);

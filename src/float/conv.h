@@ -6,10 +6,14 @@
 
 #include "float/layout.h"
 #include "float/ops.h"
+#include "float/sconv.h"
 
 typedef struct conv_grad {
-  xnn_operator_t dgrad;    /* input gradient: XNNPACK deconvolution with transposed weights */
-  float *w_t;              /* [group][cin/g][kh][kw][cout/g] */
+  /* input gradient of a dense stride-1 conv on a host with sconv: the convolution of the output
+   * gradient with the flipped, transposed weights w_t (see zsq_conv_prepare_backward) */
+  zsq_sconv *dgrad_fast;
+  xnn_operator_t dgrad;    /* otherwise: XNNPACK deconvolution with the transposed weights w_t */
+  float *w_t;              /* [group][cin/g][kh][kw][cout/g]; flipped in kh, kw for dgrad_fast */
   float *gy, *dx;          /* masked output gradient (clamped convs); deconvolution output */
   const float *dgrad_from; /* the deconvolution's input now: gy, or the unmasked gradient */
   float *dgrad_to;         /* where the deconvolution writes now: dx, or a whole input gradient */
@@ -20,15 +24,18 @@ typedef struct conv_grad {
 } conv_grad;
 
 typedef struct conv_state {
-  xnn_operator_t op;
+  zsq_sconv *fast;   /* the dense AVX-512 path (zsq_conv_uses_sconv), or NULL */
+  xnn_operator_t op; /* otherwise XNNPACK's convolution */
   zsq_geom geom;
   conv_grad *grad; /* NULL until a gradient plan asks for it */
 } conv_state;
 
+/* Whether a convolution with `group` groups over `cin` input channels runs on sconv. */
+int zsq_conv_uses_sconv(int64_t group, int64_t cin);
 zsq_status zsq_conv_prepare_backward(zsq_fnode *n, zsq_fplan *p, int need_input_grad, zsq_err *err);
 void zsq_conv_backward(zsq_fnode *n, zsq_fplan *p, const float *gy, float *const *gx);
 void zsq_conv_grad_release(conv_state *s);
-/* Rebuilds the XNNPACK operators after the weight or bias values changed. */
+/* Rebuilds the convolution operators after the weight or bias values changed. */
 zsq_status zsq_conv_refresh(zsq_fnode *n, zsq_fplan *p, zsq_err *err);
 /* Direct loops over the forward's index space: the oracle of zsq_conv_backward. */
 void zsq_conv_backward_ref(zsq_fnode *n, const float *gy, float *const *gx);

@@ -1,4 +1,5 @@
-/* op_conv.c — float Conv (2-D, groups, dilations, fused clamp) on XNNPACK's NHWC convolution. */
+/* op_conv.c — float Conv (2-D, groups, dilations, fused clamp): dense convolutions on zsq's own
+ * AVX-512 indirect GEMM (sconv.h) where the host has it, the rest on XNNPACK's NHWC convolution. */
 #include <math.h>
 #include <pthread.h>
 #include <stdlib.h>
@@ -23,8 +24,15 @@ zsq_status zsq_xnnpack_init(zsq_err *err) {
   return ZSQ_OK;
 }
 
-/* The XNNPACK operator over the plan's current weight and bias values (OHWI = the weight
- * value's NHWC storage of O,I,H,W). */
+/* Dense convolutions go to sconv on hosts with its fast build (chosen once from cpuinfo), unless
+ * the input has fewer than 4 channels (a 1-channel stem: one k-step per tap, where XNNPACK's
+ * kernel is faster; BENCHMARKS.md, "f32 convolution kernel"). */
+int zsq_conv_uses_sconv(int64_t group, int64_t cin) {
+  return group == 1 && cin >= 4 && zsq_sconv_config_best() != NULL;
+}
+
+/* The operator over the plan's current weight and bias values (OHWI = the weight value's NHWC
+ * storage of O,I,H,W). */
 static zsq_status create_op(zsq_fnode *n, zsq_err *err) {
   conv_state *s = n->state;
   const zsq_value *x = n->in[0], *w = n->in[1], *b = n->n_inputs > 2 ? n->in[2] : NULL;
@@ -34,6 +42,10 @@ static zsq_status create_op(zsq_fnode *n, zsq_err *err) {
   const float *kernel = w->data;
   const float *bias = b ? b->data : NULL;
   float lo = gn->act_min, hi = gn->act_max;
+  if (zsq_conv_uses_sconv(group, cin)) {
+    return zsq_sconv_create(&s->geom, (size_t)cin, (size_t)cout, kernel, bias, lo, hi, NULL,
+                            &s->fast, err);
+  }
   enum xnn_status xs = xnn_create_convolution2d_nhwc_f32(
       (uint32_t)s->geom.pad_top, (uint32_t)s->geom.pad_right, (uint32_t)s->geom.pad_bottom,
       (uint32_t)s->geom.pad_left, (uint32_t)kh, (uint32_t)kw, (uint32_t)s->geom.sh,
@@ -93,6 +105,7 @@ static zsq_status conv_prepare(zsq_fnode *n, zsq_fplan *p, zsq_err *err) {
 
 static zsq_status conv_setup(zsq_fnode *n, zsq_fplan *p, zsq_err *err) {
   conv_state *s = n->state;
+  if (s->fast != NULL) return ZSQ_OK; /* conv_forward reads the buffers of the values */
   enum xnn_status xs = xnn_setup_convolution2d_nhwc_f32(
       s->op, (size_t)n->in[0]->dims[0], (size_t)s->geom.in_h, (size_t)s->geom.in_w, n->in[0]->data,
       n->out[0]->data, p->threadpool);
@@ -104,12 +117,19 @@ static zsq_status conv_setup(zsq_fnode *n, zsq_fplan *p, zsq_err *err) {
 
 static void conv_forward(zsq_fnode *n, zsq_fplan *p) {
   conv_state *s = n->state;
+  if (s->fast != NULL) {
+    zsq_sconv_run(s->fast, (size_t)n->in[0]->dims[0], n->in[0]->data, n->out[0]->data,
+                  p->threadpool);
+    return;
+  }
   xnn_run_operator(s->op, p->threadpool);
 }
 
 zsq_status zsq_conv_refresh(zsq_fnode *n, zsq_fplan *p, zsq_err *err) {
   conv_state *s = n->state;
-  xnn_delete_operator(s->op);
+  zsq_sconv_destroy(s->fast);
+  s->fast = NULL;
+  if (s->op) xnn_delete_operator(s->op);
   s->op = NULL;
   ZSQ_TRY(create_op(n, err));
   ZSQ_TRY(conv_setup(n, p, err));
@@ -122,6 +142,7 @@ zsq_status zsq_conv_refresh(zsq_fnode *n, zsq_fplan *p, zsq_err *err) {
 static void conv_release(zsq_fnode *n) {
   conv_state *s = n->state;
   if (s == NULL) return;
+  zsq_sconv_destroy(s->fast);
   if (s->op) xnn_delete_operator(s->op);
   zsq_conv_grad_release(s);
   free(s);

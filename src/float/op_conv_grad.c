@@ -1,5 +1,6 @@
-/* op_conv_grad.c — Conv backward: input gradient through XNNPACK's deconvolution (the adjoint of
- * the convolution), weight gradient as im2col · AᵀB GEMM; direct loops as the reference. */
+/* op_conv_grad.c — Conv backward: input gradient of a dense stride-1 conv as a convolution on
+ * sconv (flipped, transposed weights), else through XNNPACK's deconvolution (the adjoint of the
+ * convolution); weight gradient as im2col · AᵀB GEMM; direct loops as the reference. */
 #include <math.h>
 #include <stdlib.h>
 #include <string.h>
@@ -40,16 +41,33 @@ zsq_status zsq_conv_prepare_backward(zsq_fnode *n, zsq_fplan *p, int need_input_
   cg->col = zsq_aligned_alloc((size_t)(COL_ROWS * kk * cig) * sizeof(float));
   if (!cg->w_t || !cg->gy || !cg->dx || !cg->col)
     return zsq_fail(err, ZSQ_ERR_NOMEM, "out of memory");
-  /* OHWI [g][co][kh][kw][ci] -> [g][ci][kh][kw][co] */
+  /* OHWI [g][co][kh][kw][ci] -> [g][ci][kh][kw][co], flipped in kh and kw for sconv */
+  const int fast = need_input_grad && g->sh == 1 && g->sw == 1 && zsq_conv_uses_sconv(group, cout);
   const float *w = wv->data;
   for (int64_t gi = 0; gi < group; gi++) {
     for (int64_t co = 0; co < cog; co++) {
       for (int64_t k = 0; k < kk; k++) {
+        const int64_t kt = fast ? kk - 1 - k : k; /* (kh-1-y)·kw + (kw-1-x) = kk-1-(y·kw+x) */
         for (int64_t ci = 0; ci < cig; ci++) {
-          cg->w_t[((gi * cig + ci) * kk + k) * cog + co] = w[((gi * cog + co) * kk + k) * cig + ci];
+          cg->w_t[((gi * cig + ci) * kk + kt) * cog + co] =
+              w[((gi * cog + co) * kk + k) * cig + ci];
         }
       }
     }
+  }
+  cg->with_dgrad = need_input_grad;
+  if (fast) {
+    /* dx[iy][ix][ci] = Σ gy[oy][ox][co]·w[co][ky][kx][ci] over oy = iy + pad_top - ky·dh (and the
+     * same in x): a stride-1 convolution of gy with the flipped taps ky' = kh-1-ky, padding
+     * dh·(kh-1) - pad_top (negative pads crop), giving the in_h × in_w input. */
+    zsq_geom t = *g;
+    t.in_h = g->out_h, t.in_w = g->out_w, t.out_h = g->in_h, t.out_w = g->in_w;
+    t.pad_top = g->dh * (g->kh - 1) - g->pad_top;
+    t.pad_left = g->dw * (g->kw - 1) - g->pad_left;
+    t.pad_bottom = g->dh * (g->kh - 1) - g->pad_bottom;
+    t.pad_right = g->dw * (g->kw - 1) - g->pad_right;
+    return zsq_sconv_create(&t, (size_t)cout, (size_t)cin, cg->w_t, NULL, -INFINITY, INFINITY, NULL,
+                            &cg->dgrad_fast, err);
   }
   /* The deconvolution of an OH×OW map gives s·(OH-1) + d·(k-1) + 1 - pads + adj rows. */
   const int64_t rem_h =
@@ -58,7 +76,6 @@ zsq_status zsq_conv_prepare_backward(zsq_fnode *n, zsq_fplan *p, int need_input_
       g->in_w + g->pad_left + g->pad_right - (g->dw * (g->kw - 1) + 1) - g->sw * (g->out_w - 1);
   cg->adj_h = (uint32_t)rem_h;
   cg->adj_w = (uint32_t)rem_w;
-  cg->with_dgrad = need_input_grad;
   if (!need_input_grad) return ZSQ_OK;
   enum xnn_status xs = xnn_create_deconvolution2d_nhwc_f32(
       (uint32_t)g->pad_top, (uint32_t)g->pad_right, (uint32_t)g->pad_bottom, (uint32_t)g->pad_left,
@@ -76,6 +93,7 @@ zsq_status zsq_conv_prepare_backward(zsq_fnode *n, zsq_fplan *p, int need_input_
 void zsq_conv_grad_release(conv_state *s) {
   conv_grad *cg = s->grad;
   if (cg == NULL) return;
+  zsq_sconv_destroy(cg->dgrad_fast);
   if (cg->dgrad) xnn_delete_operator(cg->dgrad);
   zsq_aligned_free(cg->w_t);
   zsq_aligned_free(cg->gy);
@@ -153,9 +171,13 @@ void zsq_conv_backward(zsq_fnode *n, zsq_fplan *p, const float *gy, float *const
   if (gxi != NULL) {
     /* a gradient this conv writes first is the deconvolution's output itself; else add dx */
     float *to = (n->grad_write & 1u) ? gxi : cg->dx;
-    if (gm != cg->dgrad_from || to != cg->dgrad_to) /* same shapes: it cannot fail */
-      setup_dgrad(n, p, cg, gm, to);
-    xnn_run_operator(cg->dgrad, p->threadpool);
+    if (cg->dgrad_fast != NULL) {
+      zsq_sconv_run(cg->dgrad_fast, (size_t)n->in[0]->dims[0], gm, to, p->threadpool);
+    } else {
+      if (gm != cg->dgrad_from || to != cg->dgrad_to) /* same shapes: it cannot fail */
+        setup_dgrad(n, p, cg, gm, to);
+      xnn_run_operator(cg->dgrad, p->threadpool);
+    }
     if (to == cg->dx) {
       add_ctx ac = {cg->dx, gxi};
       zsq_parallel_for(p->threadpool, n->in[0]->numel, 16384, add_range, &ac);
