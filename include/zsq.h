@@ -201,6 +201,10 @@ typedef struct zsq_quant_options {
                                reconstructing (0: off); needs recon */
   const char *border;       /* NULL / "nearest", or "aquant": learned per-channel activation
                                rounding borders; needs recon */
+  int learn_act_steps;      /* 1: LSQ, the activation steps learned with the rounding; needs
+                               recon */
+  int learn_weight_steps;   /* 1: GENIE-M, the per-channel weight steps learned with the
+                               rounding; needs recon */
   uint64_t seed;            /* reconstruction minibatches and QDrop draws */
   int threads;
   /* Mixed precision (either > 0): weight bits per layer from {8, 4, 3, 2}, at most wbits, chosen

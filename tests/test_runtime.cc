@@ -79,7 +79,7 @@ std::string stem_model() {
 
 struct QModel {
   zsq_model *f = nullptr, *q = nullptr;
-  QModel(const char *name, int wbits, int abits, int all = 0) {
+  QModel(const char *name, int wbits, int abits, int all = 0, int learned_steps = 0) {
     zsq_model_create(&f);
     zsq_model_create(&q);
     if (std::string(name) == "stem") {
@@ -100,6 +100,12 @@ struct QModel {
     o.abits = abits;
     o.quantize_all = all;
     o.threads = 2;
+    if (learned_steps) {  // BRECQ + QDrop with LSQ and GENIE-M steps
+      o.recon = "brecq";
+      o.recon_iters = 20;
+      o.qdrop = 0.5f;
+      o.learn_act_steps = o.learn_weight_steps = 1;
+    }
     EXPECT_EQ(zsq_quantize(f, &o, c, q), ZSQ_OK) << zsq_model_last_error(f);
     zsq_calib_destroy(c);
   }
@@ -184,14 +190,14 @@ StepStats compare_layer_by_layer(zsq_model *q, int64_t batch, const char *isa) {
 
 struct Case {
   const char *model;
-  int wbits, abits, all;
+  int wbits, abits, all, learned_steps;
 };
 
 class RuntimeContract : public ::testing::TestWithParam<Case> {};
 
 TEST_P(RuntimeContract, EveryStoredTensorWithinOneCodeOfTheSimulation) {
   const Case c = GetParam();
-  QModel m(c.model, c.wbits, c.abits, c.all);
+  QModel m(c.model, c.wbits, c.abits, c.all, c.learned_steps);
   ASSERT_TRUE(zsq_model_is_quantized(m.q));
   const StepStats s = compare_layer_by_layer(m.q, 8, nullptr);
   EXPECT_GT(s.codes, 0);
@@ -207,12 +213,13 @@ TEST_P(RuntimeContract, EveryStoredTensorWithinOneCodeOfTheSimulation) {
 
 INSTANTIATE_TEST_SUITE_P(
     Bits, RuntimeContract,
-    ::testing::Values(Case{"resnet20.onnx", 8, 8, 0}, Case{"resnet20.onnx", 4, 8, 0},
-                      Case{"resnet20.onnx", 4, 4, 0}, Case{"resnet20.onnx", 3, 3, 0},
-                      Case{"resnet20.onnx", 2, 4, 0}, Case{"resnet20.onnx", 2, 2, 1},
-                      Case{"mobilenetv2.onnx", 8, 8, 0}, Case{"mobilenetv2.onnx", 4, 4, 0},
-                      Case{"mobilenetv2.onnx", 2, 2, 1}, Case{"stem", 8, 8, 0},
-                      Case{"stem", 4, 4, 1}));
+    ::testing::Values(Case{"resnet20.onnx", 8, 8, 0, 0}, Case{"resnet20.onnx", 4, 8, 0, 0},
+                      Case{"resnet20.onnx", 4, 4, 0, 0}, Case{"resnet20.onnx", 3, 3, 0, 0},
+                      Case{"resnet20.onnx", 2, 4, 0, 0}, Case{"resnet20.onnx", 2, 2, 1, 0},
+                      Case{"mobilenetv2.onnx", 8, 8, 0, 0}, Case{"mobilenetv2.onnx", 4, 4, 0, 0},
+                      Case{"mobilenetv2.onnx", 2, 2, 1, 0}, Case{"stem", 8, 8, 0, 0},
+                      Case{"stem", 4, 4, 1, 0}, Case{"resnet20.onnx", 2, 4, 0, 1},
+                      Case{"mobilenetv2.onnx", 4, 4, 0, 1}));
 
 // Top-1 of the integer runtime and of the simulation on the whole test set.
 void agreement(const char *model, int wbits, int abits) {

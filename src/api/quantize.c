@@ -45,6 +45,8 @@ zsq_status zsq_quantize(zsq_model *m, const zsq_quant_options *o, const zsq_cali
                     .cle = o->cle,
                     .recon_iters = o->recon_iters > 0 ? o->recon_iters : 1000,
                     .qdrop = o->qdrop,
+                    .learn_act_steps = o->learn_act_steps != 0,
+                    .learn_weight_steps = o->learn_weight_steps != 0,
                     .seed = o->seed};
   sc.percentile = o->percentile > 0 ? o->percentile : 99.99f;
   if (!parse_range(o->act_range, ZSQ_RANGE_MSE, &sc.act_range)) {

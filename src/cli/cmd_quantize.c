@@ -35,6 +35,9 @@ static const char kHelp[] =
     "                       with probability P in (0, 1) (0.5 in the paper); needs --recon\n"
     "  --border B           activation rounding: nearest (default) or aquant (per-channel\n"
     "                       borders learned in reconstruction); needs --recon\n"
+    "  --lsq                LSQ: learn the activation steps with the rounding; needs --recon\n"
+    "  --genie-m            GENIE-M: learn the per-channel weight steps with the rounding;\n"
+    "                       needs --recon\n"
     "  --budget SIZE        mixed precision: weight bits per layer (8/4/3/2, at most the X of\n"
     "                       wXaY) chosen by sensitivity so the weight codes fit SIZE: bytes\n"
     "                       (e.g. 60000, 120k, 1.5M) or a percentage of their 8-bit size (40%)\n"
@@ -49,7 +52,7 @@ typedef struct q_opts {
   const char *model, *calib, *report, *out, *range, *wrange, *recon, *border;
   double qdrop, budget_bytes, budget_fraction;
   int64_t count, iters, sbatch, limit, seed, threads, recon_iters;
-  int wbits, abits, all, eval, bias, cle;
+  int wbits, abits, all, eval, bias, cle, lsq, genie_m;
 } q_opts;
 
 /* "N%" (0 < N <= 100) into *fraction, or "N", "Nk", "NM" into *bytes. */
@@ -121,6 +124,10 @@ static int parse(int argc, char **argv, q_opts *o) {
       o->cle = 1;
     } else if (strcmp(argv[i], "--eval") == 0) {
       o->eval = 1;
+    } else if (strcmp(argv[i], "--lsq") == 0) {
+      o->lsq = 1;
+    } else if (strcmp(argv[i], "--genie-m") == 0) {
+      o->genie_m = 1;
     } else if (zsq_cli_flag(argc, argv, &i, "--budget", &v)) {
       if (!parse_budget(v, &o->budget_bytes, &o->budget_fraction)) {
         return zsq_cli_error("--budget expects bytes (60000, 120k, 1.5M) or a percentage (40%%)"),
@@ -141,7 +148,7 @@ static int parse(int argc, char **argv, q_opts *o) {
       if (!zsq_cli_parse_int("--synth-batch", v, 1, 65536, &o->sbatch)) return 0;
     } else if (zsq_cli_flag(argc, argv, &i, "--recon", &v)) {
       if (v == NULL || (strcmp(v, "adaround") != 0 && strcmp(v, "brecq") != 0)) {
-        return zsq_cli_error("--recon expects adaround or brecq (not yet: genie-m)"), 0;
+        return zsq_cli_error("--recon expects adaround or brecq (GENIE-M: --genie-m)"), 0;
       }
       o->recon = v;
     } else if (zsq_cli_flag(argc, argv, &i, "--qdrop", &v)) {
@@ -182,11 +189,11 @@ static int parse(int argc, char **argv, q_opts *o) {
   if (o->model == NULL)
     return zsq_cli_error("quantize: no model given (see 'zsq quantize --help')"), 0;
   if (o->wbits == 0) return zsq_cli_error("quantize: --bits is required (e.g. --bits w4a4)"), 0;
-  if (o->recon == NULL &&
-      (o->recon_iters > 0 || o->qdrop > 0 || (o->border && strcmp(o->border, "aquant") == 0))) {
+  if (o->recon == NULL && (o->recon_iters > 0 || o->qdrop > 0 || o->lsq || o->genie_m ||
+                           (o->border && strcmp(o->border, "aquant") == 0))) {
     return zsq_cli_error(
-               "quantize: --recon-iters, --qdrop and --border aquant need --recon "
-               "adaround or brecq"),
+               "quantize: --recon-iters, --qdrop, --lsq, --genie-m and --border aquant need "
+               "--recon adaround or brecq"),
            0;
   }
   return 1;
@@ -288,6 +295,8 @@ int zsq_cmd_quantize(int argc, char **argv) {
                           .recon_iters = (int)o.recon_iters,
                           .qdrop = (float)o.qdrop,
                           .border = o.border,
+                          .learn_act_steps = o.lsq,
+                          .learn_weight_steps = o.genie_m,
                           .seed = (uint64_t)o.seed,
                           .budget_bytes = o.budget_bytes,
                           .budget_fraction = o.budget_fraction};

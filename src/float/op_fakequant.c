@@ -149,13 +149,18 @@ typedef struct fq_grad {
   float *gx;
 } fq_grad;
 
-/* Whether element i (of channel c) is inside the straight-through range qmin <= v < qmax + 1,
- * v the code before clamping (with borders; t + 1/2 for nearest). */
-static int fq_passes(const zsq_fnode *n, size_t i, size_t c) {
+/* The code of element i (of channel c) before clamping and floor: with borders, or t + 1/2 for
+ * nearest. */
+static float fq_code(const zsq_fnode *n, size_t i, size_t c) {
   const fq_state *s = n->state;
   const float x = ((const float *)n->in[0]->data)[i];
-  const float v = s->mult ? fmaf(x, s->mult[c], s->offset[c])
-                          : x * n->node->a.fq.inv_scale + n->node->a.fq.zero_point + 0.5f;
+  return s->mult ? fmaf(x, s->mult[c], s->offset[c])
+                 : x * n->node->a.fq.inv_scale + n->node->a.fq.zero_point + 0.5f;
+}
+
+/* Whether element i (of channel c) is inside the straight-through range qmin <= v < qmax + 1. */
+static int fq_passes(const zsq_fnode *n, size_t i, size_t c) {
+  const float v = fq_code(n, i, c);
   return v >= n->node->a.fq.qmin && v < n->node->a.fq.qmax + 1.0f;
 }
 
@@ -175,6 +180,36 @@ static void fq_backward_range(void *ctx, size_t begin, size_t end) {
       c->gx[i] += b ? g * (1.0f - b[it.c]) : g;
     }
   }
+}
+
+zsq_status zsq_fakequant_set_step(zsq_fnode *n, zsq_node *gn, float s, zsq_fplan *p, zsq_err *err) {
+  if (n->node != gn || gn->op != ZSQ_OP_FAKEQUANT || !(s > 0.0f))
+    return zsq_fail(err, ZSQ_ERR_INTERNAL, "invalid step for FakeQuant '%s'", gn->name);
+  gn->a.fq.scale = s;
+  gn->a.fq.inv_scale = 1.0f / s;
+  return fq_refresh(n, p, err);
+}
+
+double zsq_fakequant_step_grad(const zsq_fnode *n, const float *gy) {
+  const fq_state *s = n->state;
+  const float *x = n->in[0]->data, *b = has_borders(n) ? n->in[2]->data : NULL;
+  const float inv = n->node->a.fq.inv_scale, zp = n->node->a.fq.zero_point;
+  const float lo = n->node->a.fq.qmin, hi = n->node->a.fq.qmax;
+  double sum = 0.0;
+  chan_iter it = chan_at(s, 0);
+  for (size_t i = 0; i < n->out[0]->numel; i++, chan_next(&it)) {
+    if (s->drop > 0.0f && dropped(s, s->draw, i)) continue;
+    const float v = fq_code(n, i, it.c);
+    if (v < lo) {
+      sum += (double)gy[i] * (lo - zp);
+    } else if (v >= hi + 1.0f) {
+      sum += (double)gy[i] * (hi - zp);
+    } else {
+      const float q = floorf(v > hi ? hi : v);
+      sum += (double)gy[i] * (q - zp - (b ? 1.0f - b[it.c] : 1.0f) * x[i] * inv);
+    }
+  }
+  return sum;
 }
 
 typedef struct fq_border_grad {

@@ -1,6 +1,7 @@
-/* recon.c — layer-wise (AdaRound) and block-wise (BRECQ) reconstruction with QDrop and AQuant
- * borders: Adam on the rounding variables of every layer of the unit and on the borders of every
- * FakeQuant in it, loss Σ_channels (ŷ − y)² averaged over images and pixels (ptq.md §3–4). */
+/* recon.c — layer-wise (AdaRound) and block-wise (BRECQ) reconstruction with QDrop, LSQ
+ * activation steps, GENIE-M weight steps and AQuant borders: Adam on the rounding variables of
+ * every layer of the unit (with the steps, quant/recon_steps.h) and then on the borders of every
+ * FakeQuant in it, loss Σ_channels (ŷ − y)² averaged over images and pixels (ptq.md §3–5). */
 #include "quant/recon.h"
 
 #include <stdlib.h>
@@ -13,6 +14,7 @@
 #include "float/plan.h"
 #include "quant/adaround.h"
 #include "quant/blocks.h"
+#include "quant/recon_steps.h"
 
 #define MINIBATCH 32
 #define MAX_IMAGES 256
@@ -36,20 +38,23 @@ typedef struct unit {
   zsq_fplan *p;
   zsq_fgrad *gr;
   zsq_round_vars *rv;
-  int *wt; /* unit weight tensor of each layer */
+  int *wt; /* unit weight tensor of each layer, then the other tensors gradients are taken for */
   int n_layers;
   border_vars *bv;
   int n_borders;
-  float *v, *gv, *theta, *gtheta, *buf; /* buf: the largest weight, border or output, logical */
-  size_t n_v, n_theta;
+  zsq_steps steps;
+  /* ws: the layers' row steps; buf: the largest weight, border or output, logical */
+  float *v, *gv, *ws, *theta, *gtheta, *buf;
+  size_t n_v, n_ws, n_theta;
 } unit;
 
 static void unit_free(unit *u) {
   zsq_fgrad_destroy(u->gr);
   zsq_fplan_destroy(u->p);
   zsq_graph_free(u->g);
+  zsq_steps_free(&u->steps);
   free(u->origin), free(u->rv), free(u->wt), free(u->bv);
-  free(u->v), free(u->gv), free(u->theta), free(u->gtheta), free(u->buf);
+  free(u->v), free(u->gv), free(u->ws), free(u->theta), free(u->gtheta), free(u->buf);
 }
 
 static int unit_tensor(const unit *u, int sim_tensor) {
@@ -60,12 +65,12 @@ static int unit_tensor(const unit *u, int sim_tensor) {
 }
 
 /* Finds the layers' weights and the borders in the unit graph, allocates and initialises their
- * variables, and the gradients with respect to them. */
-static zsq_status unit_vars(unit *u, const zsq_qresult *r, const zsq_block *b, int64_t mb,
-                            zsq_err *err) {
+ * variables and the steps the scheme learns, and the gradients with respect to them. */
+static zsq_status unit_vars(unit *u, const zsq_qresult *r, const zsq_qscheme *sc,
+                            const zsq_block *b, int64_t mb, zsq_err *err) {
   u->n_layers = b->n_layers;
   u->rv = calloc((size_t)b->n_layers, sizeof(zsq_round_vars));
-  u->wt = calloc((size_t)b->n_layers + 2 * u->g->n_nodes, sizeof(int));
+  u->wt = calloc((size_t)b->n_layers + 3 * u->g->n_nodes, sizeof(int));
   u->bv = calloc(u->g->n_nodes + 1, sizeof(border_vars));
   if (!u->rv || !u->wt || !u->bv) return zsq_fail(err, ZSQ_ERR_NOMEM, "out of memory");
   size_t big = zsq_fplan_value(u->p, u->g->outputs[0])->numel;
@@ -78,10 +83,12 @@ static zsq_status unit_vars(unit *u, const zsq_qresult *r, const zsq_block *b, i
                                 numel,
                                 -(float)(1 << (l->wbits - 1)),
                                 (float)((1 << (l->wbits - 1)) - 1),
+                                NULL,
                                 NULL};
     u->wt[i] = unit_tensor(u, l->sim_weight);
     if (u->wt[i] < 0) return zsq_fail(err, ZSQ_ERR_INTERNAL, "layer '%s' not in its unit", l->name);
     u->n_v += (size_t)numel;
+    u->n_ws += (size_t)l->wrows;
     big = (size_t)numel > big ? (size_t)numel : big;
   }
   for (size_t i = 0; i < u->g->n_nodes; i++) {
@@ -98,15 +105,18 @@ static zsq_status unit_vars(unit *u, const zsq_qresult *r, const zsq_block *b, i
   }
   u->v = malloc((u->n_v + 1) * sizeof(float));
   u->gv = malloc((u->n_v + 1) * sizeof(float));
+  u->ws = malloc((u->n_ws + 1) * sizeof(float));
   u->theta = malloc((u->n_theta + 1) * sizeof(float));
   u->gtheta = malloc((u->n_theta + 1) * sizeof(float));
   u->buf = malloc((big + (size_t)mb) * sizeof(float));
-  if (!u->v || !u->gv || !u->theta || !u->gtheta || !u->buf)
+  if (!u->v || !u->gv || !u->ws || !u->theta || !u->gtheta || !u->buf)
     return zsq_fail(err, ZSQ_ERR_NOMEM, "out of memory");
-  float *v = u->v, *theta = u->theta;
+  float *v = u->v, *ws = u->ws, *theta = u->theta;
   for (int i = 0; i < u->n_layers; i++) {
     u->rv[i].v = v;
+    u->rv[i].s = ws;
     v += u->rv[i].numel;
+    ws += u->rv[i].l->wrows;
     zsq_round_init(&u->rv[i]);
   }
   for (int i = 0; i < u->n_borders; i++) {
@@ -117,7 +127,11 @@ static zsq_status unit_vars(unit *u, const zsq_qresult *r, const zsq_block *b, i
     for (int64_t c = 0; c < bv->c; c++)
       bv->theta[c] = a[c], bv->theta[bv->c + c] = bb[c] * bv->qmax;
   }
-  return zsq_fgrad_create_ex(u->p, u->wt, (size_t)(u->n_layers + 2 * u->n_borders), 0, &u->gr, err);
+  ZSQ_TRY(zsq_steps_init(&u->steps, u->p, u->g, sc->learn_act_steps, u->rv,
+                         sc->learn_weight_steps ? u->n_layers : 0, err));
+  int n_wrt = u->n_layers + 2 * u->n_borders;
+  for (int k = 0; k < u->steps.n_act; k++) u->wt[n_wrt++] = zsq_steps_act_output(&u->steps, k);
+  return zsq_fgrad_create_ex(u->p, u->wt, (size_t)n_wrt, 0, &u->gr, err);
 }
 
 /* Keeps the border at code 0 (a) and at the top code (a + e) inside [margin, 1 − margin]. */
@@ -132,8 +146,9 @@ static void border_project(border_vars *bv) {
   }
 }
 
-/* Writes the soft (or hard) rounded weights and the borders into the unit's plan. */
+/* Writes the steps, the soft (or hard) rounded weights and the borders into the unit's plan. */
 static zsq_status unit_load(unit *u, int hard, zsq_err *err) {
+  ZSQ_TRY(zsq_steps_load(&u->steps, err));
   for (int i = 0; i < u->n_layers; i++) {
     zsq_round_weights(&u->rv[i], hard, u->buf);
     ZSQ_TRY(zsq_fplan_set_constant(u->p, u->wt[i], u->buf, err));
@@ -148,14 +163,17 @@ static zsq_status unit_load(unit *u, int hard, zsq_err *err) {
   return ZSQ_OK;
 }
 
-/* Gradients of the variables from those of the weights and borders in the plan. */
+/* Gradients of the rounding variables, weight steps and borders from those of the weights and
+ * borders in the plan. */
 static void unit_grads(unit *u, float beta, float reg) {
   float *gv = u->gv, *gt = u->gtheta;
+  float *gs = u->steps.n_layers > 0 ? u->steps.gs + u->steps.n_act : NULL;
   for (int i = 0; i < u->n_layers; i++) {
     const zsq_value *w = zsq_fplan_value(u->p, u->wt[i]);
     zsq_layout_to_logical(w, zsq_fgrad_of(u->gr, u->wt[i]), u->buf);
-    zsq_round_grad(&u->rv[i], u->buf, beta, reg, gv);
+    zsq_round_grad(&u->rv[i], u->buf, beta, reg, gv, gs);
     gv += u->rv[i].numel;
+    gs = gs ? gs + u->rv[i].l->wrows : NULL;
   }
   for (int i = 0; i < u->n_borders; i++) {
     const border_vars *bv = &u->bv[i];
@@ -222,13 +240,19 @@ static zsq_status unit_learn(unit *u, zsq_qresult *r, const zsq_qscheme *sc, con
     unit_grads(u, beta, reg);
     if (!borders) {
       zsq_adam_step(&aw, u->v, u->gv, tp);
+      if (u->steps.n > 0) {
+        zsq_steps_act_grads(&u->steps, u->gr);
+        zsq_steps_update(&u->steps, it, iters, tp);
+      }
       continue;
     }
     zsq_adam_step(&ab, u->theta, u->gtheta, tp);
     for (int i = 0; i < u->n_borders; i++) border_project(&u->bv[i]);
   }
+  if (st == ZSQ_OK) st = zsq_steps_load(&u->steps, err);
   for (int i = 0; st == ZSQ_OK && i < u->n_layers; i++)
     zsq_round_weights(&u->rv[i], 1, r->sim->tensors[u->rv[i].l->sim_weight].data);
+  if (st == ZSQ_OK) zsq_steps_store(&u->steps, r, u->origin); /* after: it replaces s0 */
   for (int i = 0; st == ZSQ_OK && i < u->n_borders; i++) {
     const border_vars *bv = &u->bv[i];
     float *a = r->sim->tensors[u->origin[bv->ta]].data,
@@ -258,7 +282,7 @@ static zsq_status unit_run(zsq_qresult *r, const zsq_qscheme *sc, const zsq_bloc
   zsq_status st = x && xl && y ? ZSQ_OK : zsq_fail(err, ZSQ_ERR_NOMEM, "out of memory");
   if (st == ZSQ_OK) st = zsq_block_graph(r->sim, b, xs->dims, xs->rank, &u.g, &u.origin, err);
   if (st == ZSQ_OK) st = zsq_fplan_create(u.g, mb, tp, &u.p, err);
-  if (st == ZSQ_OK) st = unit_vars(&u, r, b, mb, err);
+  if (st == ZSQ_OK) st = unit_vars(&u, r, sc, b, mb, err);
   if (st == ZSQ_OK) {
     zsq_value_to_logical(xs, x);
     zsq_value_to_logical(xf, xl);
