@@ -127,11 +127,7 @@ void BenchOurs(benchmark::State &state, Shape s, const char *isa, zsq_gemm_wt wt
   Problem pr(s);
   const size_t m = s.m, n = s.n, k = s.k, nr = cfg->nr, kr = cfg->kr;
   std::vector<uint8_t> packed(zsq_gemm_packed_size(n, k, nr, kr, cfg->wbits));
-  if (cfg->wbits == 8) {
-    zsq_gemm_pack_qc8w(n, k, nr, kr, pr.w.data(), k, packed.data());
-  } else {
-    zsq_gemm_pack_qc4w(n, k, nr, kr, pr.w.data(), k, packed.data());
-  }
+  cfg->pack(n, k, nr, kr, pr.w.data(), k, packed.data());
   const size_t col_bytes = zsq_round_up(k, kr) * size_t(cfg->wbits) / 8;  // per packed column
   const size_t nc_block = std::max(nr, (size_t(256) << 10) / col_bytes / nr * nr);
   std::vector<uint8_t> c(m * n);

@@ -96,8 +96,7 @@ void BenchConv(benchmark::State &state, Layer l, const char *isa, Mode mode) {
     return;
   }
   std::vector<uint8_t> packed(zsq_gemm_packed_size(l.cout, k, cfg->nr, cfg->kr, wbits));
-  (wbits == 8 ? zsq_gemm_pack_qc8w : zsq_gemm_pack_qc4w)(l.cout, k, cfg->nr, cfg->kr, w.data(), k,
-                                                         packed.data());
+  cfg->pack(l.cout, k, cfg->nr, cfg->kr, w.data(), k, packed.data());
   std::vector<int32_t> bias(size_t(l.cout), 0);
   const zsq_gemm_requant_params p{bias.data(), mult.data(), offset.data(), nullptr, nullptr,
                                   0,           255};

@@ -54,6 +54,11 @@ class GemmTester {
     a_stride_ = v;
     return *this;
   }
+  // The packing of the ukernel under test (default: the portable one of its width).
+  GemmTester &pack(zsq_gemm_pack_fn v) {
+    pack_ = v;
+    return *this;
+  }
   GemmTester &c_stride(size_t v) {
     c_stride_ = v;
     return *this;
@@ -149,8 +154,9 @@ class GemmTester {
           expect[i * n_ + j] = static_cast<uint8_t>(std::clamp(q, double(qmin_), double(qmax_)));
         }
       }
-      const std::vector<uint8_t> oracle = Run(OracleUkernel(), OracleNr(), 1, a, as, w, cs, p);
-      const std::vector<uint8_t> got = Run(ukernel, nr_, kr_, a, as, w, cs, p);
+      const std::vector<uint8_t> oracle =
+          Run(OracleUkernel(), OracleNr(), 1, nullptr, a, as, w, cs, p);
+      const std::vector<uint8_t> got = Run(ukernel, nr_, kr_, pack_, a, as, w, cs, p);
       for (size_t i = 0; i < m_; i++) {
         for (size_t j = 0; j < cs; j++) {
           const size_t at = i * cs + j;
@@ -176,15 +182,13 @@ class GemmTester {
   size_t OracleNr() const { return wbits_ == 8 ? 1 : 2; }
 
   std::vector<uint8_t> Run(zsq_gemm_requant_ukernel_fn fn, size_t nr, size_t kr,
-                           const std::vector<uint8_t> &a, size_t as, const std::vector<int8_t> &w,
-                           size_t cs, const zsq_gemm_requant_params &p) const {
+                           zsq_gemm_pack_fn pack, const std::vector<uint8_t> &a, size_t as,
+                           const std::vector<int8_t> &w, size_t cs,
+                           const zsq_gemm_requant_params &p) const {
     const int packed_bits = wbits_ == 8 ? 8 : 4;
     std::vector<uint8_t> packed(zsq_gemm_packed_size(n_, k_, nr, kr, packed_bits));
-    if (packed_bits == 8) {
-      zsq_gemm_pack_qc8w(n_, k_, nr, kr, w.data(), k_, packed.data());
-    } else {
-      zsq_gemm_pack_qc4w(n_, k_, nr, kr, w.data(), k_, packed.data());
-    }
+    if (pack == nullptr) pack = packed_bits == 8 ? zsq_gemm_pack_qc8w : zsq_gemm_pack_qc4w;
+    pack(n_, k_, nr, kr, w.data(), k_, packed.data());
     std::vector<uint8_t> c(m_ * cs, kCanary);
     fn(m_, n_, k_, a.data(), as, packed.data(), c.data(), cs, &p);
     return c;
@@ -201,5 +205,6 @@ class GemmTester {
   int32_t qmin_ = 0, qmax_ = 255;
   bool asym_ = false;
   uint32_t seed_ = 1;
+  zsq_gemm_pack_fn pack_ = nullptr;
   int iterations_ = 1;
 };

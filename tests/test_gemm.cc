@@ -37,6 +37,7 @@ class GemmUkernel : public testing::TestWithParam<Kernel> {
         .mr(cfg_->mr)
         .nr(cfg_->nr)
         .kr(cfg_->kr)
+        .pack(cfg_->pack)
         .wbits(cfg_->wbits)
         .m(cfg_->mr)
         .n(cfg_->nr)
@@ -137,7 +138,7 @@ TEST_P(GemmUkernel, AccExact) {
   std::mt19937 rng(3);
   auto uni = [&](int lo, int hi) { return std::uniform_int_distribution<int>(lo, hi)(rng); };
   for (size_t m = 1; m <= static_cast<size_t>(cfg_->mr); m++) {
-    for (size_t k : {1, 4, 7, 37, 144}) {
+    for (size_t k : {1, 4, 7, 37, 144, 300}) {
       for (size_t n : Ns()) {
         const size_t as = k + 2, cs = n + 3;
         std::vector<uint8_t> a((m - 1) * as + k);
@@ -145,8 +146,7 @@ TEST_P(GemmUkernel, AccExact) {
         std::vector<int8_t> w(n * k);
         for (auto &x : w) x = int8_t(uni(wlo, whi));
         std::vector<uint8_t> packed(zsq_gemm_packed_size(n, k, cfg_->nr, cfg_->kr, wb));
-        (wb == 8 ? zsq_gemm_pack_qc8w : zsq_gemm_pack_qc4w)(n, k, cfg_->nr, cfg_->kr, w.data(), k,
-                                                            packed.data());
+        cfg_->pack(n, k, cfg_->nr, cfg_->kr, w.data(), k, packed.data());
         std::vector<int32_t> c(m * cs, 0x5A5A5A5A);
         cfg_->acc(m, n, k, a.data(), as, packed.data(), c.data(), cs * sizeof(int32_t));
         for (size_t i = 0; i < m; i++) {
@@ -210,7 +210,7 @@ TEST_P(GemmUkernel, ExtremeCodesMaxK) {
     zsq_gemm_pack_qc8w(n, k, cfg_->nr, cfg_->kr, w.data(), k, packed.data());
     zsq_gemm_pack_qc8w(n, k, 1, 1, w.data(), k, ref_packed.data());
   } else {
-    zsq_gemm_pack_qc4w(n, k, cfg_->nr, cfg_->kr, w.data(), k, packed.data());
+    cfg_->pack(n, k, cfg_->nr, cfg_->kr, w.data(), k, packed.data());
     zsq_gemm_pack_qc4w(n, k, 2, 1, w.data(), k, ref_packed.data());
   }
   std::vector<uint8_t> got(m * n, 0), want(m * n, 0);

@@ -565,8 +565,7 @@ class GemmAcc : public testing::TestWithParam<AccTier> {
     for (size_t i = 0; i < w.size(); i++)
       w[i] = int8_t(extreme ? (i / k % 2 ? whi : wlo) : uni(wlo, whi));
     std::vector<uint8_t> packed(zsq_gemm_packed_size(n, k, cfg_->nr, cfg_->kr, cfg_->wbits));
-    (cfg_->wbits == 8 ? zsq_gemm_pack_qc8w : zsq_gemm_pack_qc4w)(n, k, cfg_->nr, cfg_->kr, w.data(),
-                                                                 k, packed.data());
+    cfg_->pack(n, k, cfg_->nr, cfg_->kr, w.data(), k, packed.data());
     std::vector<int32_t> c(m * cs, 0x5A5A5A5A);
     cfg_->acc(m, n, k, a.data(), as, packed.data(), c.data(), cs * sizeof(int32_t));
     for (size_t i = 0; i < m; i++) {

@@ -33,7 +33,8 @@ typedef struct zsq_gemm_requant_params {
  * NR-column blocks of the packed weights); kc >= 1 is the unpadded K. a_stride and c_stride are
  * in bytes. A holds u8 codes of any width 2..8 bits (W4A4 = the qc4w kernel fed 4-bit codes);
  * it is read only within [0, kc) of each row. kc <= 65536 keeps every int32 accumulator exact
- * (255 * 128 * 65536 < 2^31, also for the x16-scaled 4-bit VNNI path). Pure: no allocation. */
+ * (255 * 128 * 65536 < 2^31; the 4-bit VNNI path's wrapping sums differ by 16·Σ a·w < 2^31). Pure:
+ * no allocation. */
 typedef void (*zsq_gemm_requant_ukernel_fn)(size_t mr, size_t nc, size_t kc, const uint8_t *a,
                                             size_t a_stride, const void *w, uint8_t *c,
                                             size_t c_stride, const zsq_gemm_requant_params *p);
@@ -70,7 +71,11 @@ typedef void (*zsq_igemm_acc_ukernel_fn)(size_t mr, size_t nc, size_t kc, size_t
  * zmm load of a 32x4 block gives columns 0..15 (low nibbles) and 16..31 (high nibbles). The
  * 1x1c1 layout of the 8-bit scalar reference is plain row-major W[N][K]. The 14x16c4 VNNI tile
  * reads nr = 16 blocks: 64 bytes (8-bit) or 32 bytes whose low nibbles are columns 0..7 and high
- * nibbles 8..15 (4-bit). */
+ * nibbles 8..15 (4-bit).
+ * The VNNI tiers read the "lo8" variant of the 4-bit block (zsq_gemm_pack_qc4w_lo8): the same
+ * nibble positions, the high nibble two's complement but the low nibble offset binary, w + 8. So
+ * the byte read as int8 is 16·w_hi + w_lo + 8, and one vpdpbusd on the raw byte plus one on the
+ * masked low nibble give both column sets (vnni-tile.h). */
 typedef struct zsq_qc8w_block_32x4 {
   int8_t codes[32][4];
 } zsq_qc8w_block_32x4;
@@ -96,6 +101,10 @@ static inline size_t zsq_round_up(size_t x, size_t q) {
   return (x + q - 1) / q * q;
 }
 
+/* A packer of the layout above: w[n][k] codes (row stride w_stride) into (nr, kr) blocks. */
+typedef void (*zsq_gemm_pack_fn)(size_t n, size_t k, size_t nr, size_t kr, const int8_t *w,
+                                 size_t w_stride, void *out);
+
 /* Bytes of packed weights for n x k codes of wbits (8 or 4) bits in (nr, kr) tiles. */
 size_t zsq_gemm_packed_size(size_t n, size_t k, size_t nr, size_t kr, int wbits);
 
@@ -105,6 +114,9 @@ void zsq_gemm_pack_qc8w(size_t n, size_t k, size_t nr, size_t kr, const int8_t *
                         void *out);
 void zsq_gemm_pack_qc4w(size_t n, size_t k, size_t nr, size_t kr, const int8_t *w, size_t w_stride,
                         void *out);
+/* The 4-bit layout with the low nibble offset binary (w + 8): the VNNI tiers' packing. */
+void zsq_gemm_pack_qc4w_lo8(size_t n, size_t k, size_t nr, size_t kr, const int8_t *w,
+                            size_t w_stride, void *out);
 
 /* Scalar references (the oracles; any host). */
 void zsq_qu8_qc8w_gemm_requant_ukernel_1x1c1__scalar(size_t mr, size_t nc, size_t kc,

@@ -163,11 +163,7 @@ static zsq_status create_dense(zsq_qconv *op, const zsq_qconv_desc *d, zsq_err *
         memcpy(wp + n * kpack + t * kcp, wk + n * op->k + t * cin, cin);
     }
   }
-  if (cfg->wbits == 8) {
-    zsq_gemm_pack_qc8w(cout, kpack, cfg->nr, cfg->kr, wp, kpack, op->packed);
-  } else {
-    zsq_gemm_pack_qc4w(cout, kpack, cfg->nr, cfg->kr, wp, kpack, op->packed);
-  }
+  cfg->pack(cout, kpack, cfg->nr, cfg->kr, wp, kpack, op->packed);
   if (wp != wk) free(wp);
   free(wk);
   if (op->folded) {

@@ -21,22 +21,22 @@
  * `supported` (a bit per tier) says which this host runs; best_tier is the highest of them. */
 enum { TIER_SCALAR, TIER_AVX2, TIER_AVX512VNNI, TIER_NEON, TIER_NEONDOT, TIER_COUNT };
 
-#define CONFIG_IGEMM(fn, isa, mr, nr, kr, wbits, acc, requant2, igemm, igemm_acc, narrow)      \
-  {                                                                                            \
-    fn, #fn, isa, mr, nr, kr, wbits, acc, #acc, requant2, #requant2, igemm, #igemm, igemm_acc, \
-        #igemm_acc, narrow                                                                     \
+#define CONFIG_IGEMM(fn, isa, mr, nr, kr, wbits, pack, acc, requant2, igemm, igemm_acc, narrow) \
+  {                                                                                             \
+    fn, #fn, isa, mr, nr, kr, wbits, pack, acc, #acc, requant2, #requant2, igemm, #igemm,       \
+        igemm_acc, #igemm_acc, narrow                                                           \
   }
 
 #if defined(__x86_64__) || defined(__i386__)
 /* The 14x16 VNNI tile for cout <= 16: the 14x32 tile would spend half its vpdpbusd on padding. */
 static const zsq_gemm_config narrow_avx512vnni[ZSQ_GEMM_WT_COUNT] = {
     CONFIG_IGEMM(zsq_qu8_qc8w_gemm_requant_ukernel_14x16c4__avx512vnni, "avx512vnni", 14, 16, 4, 8,
-                 zsq_qu8_qc8w_gemm_acc_ukernel_14x16c4__avx512vnni,
+                 zsq_gemm_pack_qc8w, zsq_qu8_qc8w_gemm_acc_ukernel_14x16c4__avx512vnni,
                  zsq_qs32_requant2_ukernel_x16__avx512vnni,
                  zsq_qu8_qc8w_igemm_requant_ukernel_14x16c4__avx512vnni,
                  zsq_qu8_qc8w_igemm_acc_ukernel_14x16c4__avx512vnni, NULL),
     CONFIG_IGEMM(zsq_qu8_qc4w_gemm_requant_ukernel_14x16c4__avx512vnni, "avx512vnni", 14, 16, 4, 4,
-                 zsq_qu8_qc4w_gemm_acc_ukernel_14x16c4__avx512vnni,
+                 zsq_gemm_pack_qc4w_lo8, zsq_qu8_qc4w_gemm_acc_ukernel_14x16c4__avx512vnni,
                  zsq_qs32_requant2_ukernel_x16__avx512vnni,
                  zsq_qu8_qc4w_igemm_requant_ukernel_14x16c4__avx512vnni,
                  zsq_qu8_qc4w_igemm_acc_ukernel_14x16c4__avx512vnni, NULL),
@@ -45,35 +45,37 @@ static const zsq_gemm_config narrow_avx512vnni[ZSQ_GEMM_WT_COUNT] = {
 
 static const zsq_gemm_config tables[TIER_COUNT][ZSQ_GEMM_WT_COUNT] = {
     [TIER_SCALAR] = {CONFIG_IGEMM(zsq_qu8_qc8w_gemm_requant_ukernel_1x1c1__scalar, "scalar", 1, 1,
-                                  1, 8, zsq_qu8_qc8w_gemm_acc_ukernel_1x1c1__scalar,
+                                  1, 8, zsq_gemm_pack_qc8w,
+                                  zsq_qu8_qc8w_gemm_acc_ukernel_1x1c1__scalar,
                                   zsq_qs32_requant2_ukernel_x1__scalar,
                                   zsq_qu8_qc8w_igemm_requant_ukernel_1x1c1__scalar,
                                   zsq_qu8_qc8w_igemm_acc_ukernel_1x1c1__scalar, NULL),
                      CONFIG_IGEMM(zsq_qu8_qc4w_gemm_requant_ukernel_1x2c1__scalar, "scalar", 1, 2,
-                                  1, 4, zsq_qu8_qc4w_gemm_acc_ukernel_1x2c1__scalar,
+                                  1, 4, zsq_gemm_pack_qc4w,
+                                  zsq_qu8_qc4w_gemm_acc_ukernel_1x2c1__scalar,
                                   zsq_qs32_requant2_ukernel_x1__scalar,
                                   zsq_qu8_qc4w_igemm_requant_ukernel_1x2c1__scalar,
                                   zsq_qu8_qc4w_igemm_acc_ukernel_1x2c1__scalar, NULL)},
 #if defined(__x86_64__) || defined(__i386__)
     [TIER_AVX2] = {CONFIG_IGEMM(zsq_qu8_qc8w_gemm_requant_ukernel_6x16c2__avx2, "avx2", 6, 16, 2, 8,
-                                zsq_qu8_qc8w_gemm_acc_ukernel_6x16c2__avx2,
+                                zsq_gemm_pack_qc8w, zsq_qu8_qc8w_gemm_acc_ukernel_6x16c2__avx2,
                                 zsq_qs32_requant2_ukernel_x8__avx2,
                                 zsq_qu8_qc8w_igemm_requant_ukernel_6x16c2__avx2,
                                 zsq_qu8_qc8w_igemm_acc_ukernel_6x16c2__avx2, NULL),
                    CONFIG_IGEMM(zsq_qu8_qc4w_gemm_requant_ukernel_4x16c4__avx2, "avx2", 4, 16, 4, 4,
-                                zsq_qu8_qc4w_gemm_acc_ukernel_4x16c4__avx2,
+                                zsq_gemm_pack_qc4w, zsq_qu8_qc4w_gemm_acc_ukernel_4x16c4__avx2,
                                 zsq_qs32_requant2_ukernel_x8__avx2,
                                 zsq_qu8_qc4w_igemm_requant_ukernel_4x16c4__avx2,
                                 zsq_qu8_qc4w_igemm_acc_ukernel_4x16c4__avx2, NULL)},
     [TIER_AVX512VNNI] = {CONFIG_IGEMM(zsq_qu8_qc8w_gemm_requant_ukernel_14x32c4__avx512vnni,
-                                      "avx512vnni", 14, 32, 4, 8,
+                                      "avx512vnni", 14, 32, 4, 8, zsq_gemm_pack_qc8w,
                                       zsq_qu8_qc8w_gemm_acc_ukernel_14x32c4__avx512vnni,
                                       zsq_qs32_requant2_ukernel_x16__avx512vnni,
                                       zsq_qu8_qc8w_igemm_requant_ukernel_14x32c4__avx512vnni,
                                       zsq_qu8_qc8w_igemm_acc_ukernel_14x32c4__avx512vnni,
                                       &narrow_avx512vnni[ZSQ_GEMM_QC8W]),
                          CONFIG_IGEMM(zsq_qu8_qc4w_gemm_requant_ukernel_14x32c4__avx512vnni,
-                                      "avx512vnni", 14, 32, 4, 4,
+                                      "avx512vnni", 14, 32, 4, 4, zsq_gemm_pack_qc4w_lo8,
                                       zsq_qu8_qc4w_gemm_acc_ukernel_14x32c4__avx512vnni,
                                       zsq_qs32_requant2_ukernel_x16__avx512vnni,
                                       zsq_qu8_qc4w_igemm_requant_ukernel_14x32c4__avx512vnni,
@@ -82,22 +84,24 @@ static const zsq_gemm_config tables[TIER_COUNT][ZSQ_GEMM_WT_COUNT] = {
 #endif
 #if defined(__aarch64__)
     [TIER_NEON] = {CONFIG_IGEMM(zsq_qu8_qc8w_gemm_requant_ukernel_4x16c1__neon, "neon", 4, 16, 1, 8,
-                                zsq_qu8_qc8w_gemm_acc_ukernel_4x16c1__neon,
+                                zsq_gemm_pack_qc8w, zsq_qu8_qc8w_gemm_acc_ukernel_4x16c1__neon,
                                 zsq_qs32_requant2_ukernel_x8__neon,
                                 zsq_qu8_qc8w_igemm_requant_ukernel_4x16c1__neon,
                                 zsq_qu8_qc8w_igemm_acc_ukernel_4x16c1__neon, NULL),
                    CONFIG_IGEMM(zsq_qu8_qc4w_gemm_requant_ukernel_4x16c1__neon, "neon", 4, 16, 1, 4,
-                                zsq_qu8_qc4w_gemm_acc_ukernel_4x16c1__neon,
+                                zsq_gemm_pack_qc4w, zsq_qu8_qc4w_gemm_acc_ukernel_4x16c1__neon,
                                 zsq_qs32_requant2_ukernel_x8__neon,
                                 zsq_qu8_qc4w_igemm_requant_ukernel_4x16c1__neon,
                                 zsq_qu8_qc4w_igemm_acc_ukernel_4x16c1__neon, NULL)},
     [TIER_NEONDOT] = {CONFIG_IGEMM(zsq_qu8_qc8w_gemm_requant_ukernel_8x8c4__neondot, "neondot", 8,
-                                   8, 4, 8, zsq_qu8_qc8w_gemm_acc_ukernel_8x8c4__neondot,
+                                   8, 4, 8, zsq_gemm_pack_qc8w,
+                                   zsq_qu8_qc8w_gemm_acc_ukernel_8x8c4__neondot,
                                    zsq_qs32_requant2_ukernel_x8__neon,
                                    zsq_qu8_qc8w_igemm_requant_ukernel_8x8c4__neondot,
                                    zsq_qu8_qc8w_igemm_acc_ukernel_8x8c4__neondot, NULL),
-                      CONFIG_IGEMM(zsq_qu8_qc4w_gemm_requant_ukernel_8x8c4__neondot, "neondot", 8,
-                                   8, 4, 4, zsq_qu8_qc4w_gemm_acc_ukernel_8x8c4__neondot,
+                      CONFIG_IGEMM(zsq_qu8_qc4w_gemm_requant_ukernel_8x8c4__neondot, "neondot",
+                                   8, 8, 4, 4, zsq_gemm_pack_qc4w,
+                                   zsq_qu8_qc4w_gemm_acc_ukernel_8x8c4__neondot,
                                    zsq_qs32_requant2_ukernel_x8__neon,
                                    zsq_qu8_qc4w_igemm_requant_ukernel_8x8c4__neondot,
                                    zsq_qu8_qc4w_igemm_acc_ukernel_8x8c4__neondot, NULL)},

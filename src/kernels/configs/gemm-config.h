@@ -12,7 +12,8 @@ extern "C" {
 
 typedef enum zsq_gemm_wt { ZSQ_GEMM_QC8W = 0, ZSQ_GEMM_QC4W = 1, ZSQ_GEMM_WT_COUNT } zsq_gemm_wt;
 
-/* A ukernel and the packing it reads: pack with zsq_gemm_pack_qc{8,4}w(n, k, nr, kr, ...).
+/* A ukernel and the packing it reads: pack with pack(n, k, nr, kr, ...), one of
+ * zsq_gemm_pack_qc8w, zsq_gemm_pack_qc4w and zsq_gemm_pack_qc4w_lo8 (the VNNI tiers' W4).
  * Tiers with a two-stage path also give the gemm_acc kernel on the same packing and the int32
  * epilogue (requant2.h) that follows it; both NULL where the tier has none yet. Tiers with the
  * igemm family (gemm.h) give its requant and acc kernels on the same tile and packing (NULL
@@ -23,6 +24,7 @@ typedef struct zsq_gemm_config {
   const char *name; /* the ukernel's function name */
   const char *isa;  /* "scalar", "avx2", "avx512vnni", "neon" or "neondot" */
   int mr, nr, kr, wbits;
+  zsq_gemm_pack_fn pack;
   zsq_gemm_acc_ukernel_fn acc;
   const char *acc_name;
   zsq_requant2_ukernel_fn requant2;
