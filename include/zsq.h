@@ -205,6 +205,8 @@ typedef struct zsq_quant_options {
                                recon */
   int learn_weight_steps;   /* 1: GENIE-M, the per-channel weight steps learned with the
                                rounding; needs recon */
+  int pd_loss;              /* 1: PD-Quant's prediction-difference loss, KL to the float logits
+                               through the float rest of the network; needs recon */
   uint64_t seed;            /* reconstruction minibatches and QDrop draws */
   int threads;
   /* Mixed precision (either > 0): weight bits per layer from {8, 4, 3, 2}, at most wbits, chosen

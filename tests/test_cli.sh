@@ -107,6 +107,7 @@ expect 2 'need --recon adaround or brecq' -- quantize "$model" --bits w4a4 --qdr
 expect 2 'need --recon adaround or brecq' -- quantize "$model" --bits w4a4 --border aquant
 expect 2 'need --recon adaround or brecq' -- quantize "$model" --bits w4a4 --lsq
 expect 2 'need --recon adaround or brecq' -- quantize "$model" --bits w4a4 --genie-m
+expect 2 'need --recon adaround or brecq' -- quantize "$model" --bits w4a4 --pd-loss
 expect 2 '0 < P < 1' -- quantize "$model" --bits w4a4 --recon brecq --qdrop 1
 expect 2 "--bias-correction expects empirical or analytic, not 'foo'" -- quantize "$model" --bits w4a4 --bias-correction foo
 expect 2 "--bias-correction expects empirical or analytic, not 'exact'" -- quantize "$model" --bits w4a4 --bias-correction=exact
@@ -136,6 +137,7 @@ expect 0 'hurts most' -- report "$tmp/m.zsq"
 expect 0 '"weight_code_bytes": [0-9]+' -- report "$tmp/m.zsq" --format json
 expect 3 'not a quantized model' -- report "$model"
 expect 0 'wrote .*g.zsq' -- quantize "$model" --bits w4a4 --calib "$tmp/a.zsd" --recon brecq --recon-iters 2 --lsq --genie-m -o "$tmp/g.zsq"
+expect 0 'wrote .*p.zsq' -- quantize "$model" --bits w4a4 --calib "$tmp/a.zsd" --recon brecq --recon-iters 2 --qdrop 0.5 --pd-loss -o "$tmp/p.zsq"
 expect 0 'integer runtime' -- eval "$tmp/g.zsq" --data fmnist --limit 50
 expect 2 '--budget expects' -- quantize "$model" --bits w4a4 --budget 120%
 expect 0 'weights: [0-9]+ codes in [0-9]+ bytes \(3\.[0-9]+ bits' -- quantize "$model" --bits w4a4 --calib "$tmp/a.zsd" --budget 45%

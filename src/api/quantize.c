@@ -47,6 +47,7 @@ zsq_status zsq_quantize(zsq_model *m, const zsq_quant_options *o, const zsq_cali
                     .qdrop = o->qdrop,
                     .learn_act_steps = o->learn_act_steps != 0,
                     .learn_weight_steps = o->learn_weight_steps != 0,
+                    .pd_loss = o->pd_loss != 0,
                     .seed = o->seed};
   sc.percentile = o->percentile > 0 ? o->percentile : 99.99f;
   if (!parse_range(o->act_range, ZSQ_RANGE_MSE, &sc.act_range)) {

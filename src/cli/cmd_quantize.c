@@ -38,6 +38,9 @@ static const char kHelp[] =
     "  --lsq                LSQ: learn the activation steps with the rounding; needs --recon\n"
     "  --genie-m            GENIE-M: learn the per-channel weight steps with the rounding;\n"
     "                       needs --recon\n"
+    "  --pd-loss            PD-Quant: add the KL from the float logits to those of each unit's\n"
+    "                       output run through the float rest of the network (T = 4,\n"
+    "                       weight 1/0.1); needs --recon\n"
     "  --budget SIZE        mixed precision: weight bits per layer (8/4/3/2, at most the X of\n"
     "                       wXaY) chosen by sensitivity so the weight codes fit SIZE: bytes\n"
     "                       (e.g. 60000, 120k, 1.5M) or a percentage of their 8-bit size (40%)\n"
@@ -52,7 +55,7 @@ typedef struct q_opts {
   const char *model, *calib, *report, *out, *range, *wrange, *recon, *border;
   double qdrop, budget_bytes, budget_fraction;
   int64_t count, iters, sbatch, limit, seed, threads, recon_iters;
-  int wbits, abits, all, eval, bias, cle, lsq, genie_m;
+  int wbits, abits, all, eval, bias, cle, lsq, genie_m, pd_loss;
 } q_opts;
 
 /* "N%" (0 < N <= 100) into *fraction, or "N", "Nk", "NM" into *bytes. */
@@ -128,6 +131,8 @@ static int parse(int argc, char **argv, q_opts *o) {
       o->lsq = 1;
     } else if (strcmp(argv[i], "--genie-m") == 0) {
       o->genie_m = 1;
+    } else if (strcmp(argv[i], "--pd-loss") == 0) {
+      o->pd_loss = 1;
     } else if (zsq_cli_flag(argc, argv, &i, "--budget", &v)) {
       if (!parse_budget(v, &o->budget_bytes, &o->budget_fraction)) {
         return zsq_cli_error("--budget expects bytes (60000, 120k, 1.5M) or a percentage (40%%)"),
@@ -190,10 +195,10 @@ static int parse(int argc, char **argv, q_opts *o) {
     return zsq_cli_error("quantize: no model given (see 'zsq quantize --help')"), 0;
   if (o->wbits == 0) return zsq_cli_error("quantize: --bits is required (e.g. --bits w4a4)"), 0;
   if (o->recon == NULL && (o->recon_iters > 0 || o->qdrop > 0 || o->lsq || o->genie_m ||
-                           (o->border && strcmp(o->border, "aquant") == 0))) {
+                           o->pd_loss || (o->border && strcmp(o->border, "aquant") == 0))) {
     return zsq_cli_error(
-               "quantize: --recon-iters, --qdrop, --lsq, --genie-m and --border aquant need "
-               "--recon adaround or brecq"),
+               "quantize: --recon-iters, --qdrop, --lsq, --genie-m, --pd-loss and --border aquant "
+               "need --recon adaround or brecq"),
            0;
   }
   return 1;
@@ -297,6 +302,7 @@ int zsq_cmd_quantize(int argc, char **argv) {
                           .border = o.border,
                           .learn_act_steps = o.lsq,
                           .learn_weight_steps = o.genie_m,
+                          .pd_loss = o.pd_loss,
                           .seed = (uint64_t)o.seed,
                           .budget_bytes = o.budget_bytes,
                           .budget_fraction = o.budget_fraction};

@@ -34,6 +34,7 @@ typedef struct zsq_qscheme {
   int aquant_borders;     /* learned per-channel activation rounding borders (AQuant) */
   int learn_act_steps;    /* LSQ: activation steps learned with the rounding */
   int learn_weight_steps; /* GENIE-M: per-channel weight steps learned with the rounding */
+  int pd_loss;            /* PD-Quant: KL to the float logits through the float rest (recon_pd.h) */
   uint64_t seed;          /* minibatches and QDrop draws */
   /* Mixed precision: > 0 chooses each free layer's weight bits in {8, 4, 3, 2} (at most wbits)
    * so that all weight codes take at most this many bits (quant/mixed.h). */

@@ -448,11 +448,11 @@ zsq_status zsq_quantize_graph(const zsq_graph *g, const zsq_qscheme *sc, const f
   }
   if (!wok || !aok) return zsq_fail(err, ZSQ_ERR_INVALID_ARG, "bit widths must be 8, 4, 3 or 2");
   if (count < 1) return zsq_fail(err, ZSQ_ERR_INVALID_ARG, "quantization needs calibration images");
-  if (sc->recon == ZSQ_RECON_NONE &&
-      (sc->qdrop > 0 || sc->aquant_borders || sc->learn_act_steps || sc->learn_weight_steps)) {
+  if (sc->recon == ZSQ_RECON_NONE && (sc->qdrop > 0 || sc->aquant_borders || sc->learn_act_steps ||
+                                      sc->learn_weight_steps || sc->pd_loss)) {
     return zsq_fail(err, ZSQ_ERR_INVALID_ARG,
-                    "QDrop, AQuant borders, LSQ and GENIE-M steps are learned in reconstruction: "
-                    "choose a method");
+                    "QDrop, AQuant borders, LSQ and GENIE-M steps and the PD loss are learned in "
+                    "reconstruction: choose a method");
   }
   if (sc->recon != ZSQ_RECON_NONE && sc->recon_iters < 1)
     return zsq_fail(err, ZSQ_ERR_INVALID_ARG, "reconstruction needs at least one step");

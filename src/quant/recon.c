@@ -1,7 +1,8 @@
 /* recon.c — layer-wise (AdaRound) and block-wise (BRECQ) reconstruction with QDrop, LSQ
  * activation steps, GENIE-M weight steps and AQuant borders: Adam on the rounding variables of
  * every layer of the unit (with the steps, quant/recon_steps.h) and then on the borders of every
- * FakeQuant in it, loss Σ_channels (ŷ − y)² averaged over images and pixels (ptq.md §3–5). */
+ * FakeQuant in it, loss Σ_channels (ŷ − y)² averaged over images and pixels (ptq.md §3–5), plus
+ * optionally PD-Quant's prediction difference through the float rest of the network (§6.2). */
 #include "quant/recon.h"
 
 #include <stdlib.h>
@@ -14,6 +15,7 @@
 #include "float/plan.h"
 #include "quant/adaround.h"
 #include "quant/blocks.h"
+#include "quant/recon_pd.h"
 #include "quant/recon_steps.h"
 
 #define MINIBATCH 32
@@ -189,9 +191,10 @@ typedef struct unit_data {
   int64_t n, x_img, y_img;
 } unit_data;
 
-/* Adam on the unit's variables; at the end the hard weights and the borders go into r->sim. */
+/* Adam on the unit's variables, with the PD term when pd is not NULL; at the end the hard weights
+ * and the borders go into r->sim. */
 static zsq_status unit_learn(unit *u, zsq_qresult *r, const zsq_qscheme *sc, const unit_data *d,
-                             int64_t mb, zsq_rng *rng, pthreadpool_t tp, zsq_err *err) {
+                             zsq_pd *pd, int64_t mb, zsq_rng *rng, pthreadpool_t tp, zsq_err *err) {
   const int in = u->g->inputs[0], out = u->g->outputs[0];
   zsq_value *xv = zsq_fplan_value(u->p, in);
   const zsq_value *yv = zsq_fplan_value(u->p, out);
@@ -200,11 +203,13 @@ static zsq_status unit_learn(unit *u, zsq_qresult *r, const zsq_qscheme *sc, con
   float *xb = malloc((size_t)(mb * d->x_img) * sizeof(float)),
         *xfb = malloc((size_t)(mb * d->x_img) * sizeof(float)),
         *yb = malloc((size_t)(mb * d->y_img) * sizeof(float));
+  int64_t *idx = malloc((size_t)mb * sizeof(int64_t));
   fallback.data = malloc((size_t)(mb * d->x_img) * sizeof(float));
-  zsq_status st = (xb && xfb && yb && fallback.data && zsq_adam_init(&aw, u->n_v, ROUND_LR) &&
-                   zsq_adam_init(&ab, u->n_theta, BORDER_LR))
-                      ? ZSQ_OK
-                      : zsq_fail(err, ZSQ_ERR_NOMEM, "out of memory");
+  zsq_status st =
+      (xb && xfb && yb && idx && fallback.data && zsq_adam_init(&aw, u->n_v, ROUND_LR) &&
+       zsq_adam_init(&ab, u->n_theta, BORDER_LR))
+          ? ZSQ_OK
+          : zsq_fail(err, ZSQ_ERR_NOMEM, "out of memory");
   for (size_t i = 0; st == ZSQ_OK && sc->qdrop > 0 && i < u->p->n_nodes; i++) {
     zsq_fnode *n = &u->p->nodes[i];
     if (n->node->op != ZSQ_OP_FAKEQUANT) continue;
@@ -221,7 +226,7 @@ static zsq_status unit_learn(unit *u, zsq_qresult *r, const zsq_qscheme *sc, con
     st = unit_load(u, borders, err);
     if (st != ZSQ_OK) break;
     for (int64_t b = 0; b < mb; b++) {
-      const int64_t src = (int64_t)zsq_rng_below(rng, (uint32_t)d->n);
+      const int64_t src = idx[b] = (int64_t)zsq_rng_below(rng, (uint32_t)d->n);
       memcpy(xb + b * d->x_img, d->x + src * d->x_img, (size_t)d->x_img * sizeof(float));
       if (sc->qdrop > 0)
         memcpy(xfb + b * d->x_img, d->xf + src * d->x_img, (size_t)d->x_img * sizeof(float));
@@ -231,9 +236,11 @@ static zsq_status unit_learn(unit *u, zsq_qresult *r, const zsq_qscheme *sc, con
     if (sc->qdrop > 0) zsq_value_from_logical(&fallback, xfb);
     zsq_fplan_forward(u->p);
     zsq_value_to_logical(yv, u->buf);
+    if (pd) zsq_pd_step(pd, u->buf, idx); /* its gradient joins the output's in pd->gy */
     /* loss = Σ_channels (y − t)², averaged over images and pixels: gradient 2(y − t)/rows */
     const int64_t rows = (int64_t)yv->numel / yv->dims[1];
-    for (size_t i = 0; i < yv->numel; i++) u->buf[i] = 2.0f * (u->buf[i] - yb[i]) / (float)rows;
+    for (size_t i = 0; i < yv->numel; i++)
+      u->buf[i] = 2.0f * (u->buf[i] - yb[i]) / (float)rows + (pd ? pd->gy[i] : 0.0f);
     zsq_fgrad_zero(u->gr);
     zsq_layout_add_logical(yv, zsq_fgrad_of(u->gr, out), u->buf);
     zsq_fgrad_backward(u->gr);
@@ -261,14 +268,15 @@ static zsq_status unit_learn(unit *u, zsq_qresult *r, const zsq_qscheme *sc, con
   }
   zsq_adam_free(&aw);
   zsq_adam_free(&ab);
-  free(xb), free(xfb), free(yb), free(fallback.data);
+  free(xb), free(xfb), free(yb), free(idx), free(fallback.data);
   return st;
 }
 
-/* Reconstructs one unit from the simulation's current state. */
+/* Reconstructs one unit from the simulation's current state; zf: the float logits of the n
+ * images (k each) when the PD term is on, else NULL. */
 static zsq_status unit_run(zsq_qresult *r, const zsq_qscheme *sc, const zsq_block *b, zsq_fplan *pf,
-                           const float *calib, int64_t n, zsq_rng *rng, pthreadpool_t tp,
-                           zsq_err *err) {
+                           const float *calib, int64_t n, const float *zf, int64_t k, zsq_rng *rng,
+                           pthreadpool_t tp, zsq_err *err) {
   zsq_fplan *ps = NULL;
   ZSQ_TRY(zsq_fplan_create(r->sim, n, tp, &ps, err));
   zsq_value_from_logical(zsq_fplan_value(ps, r->sim->inputs[0]), calib);
@@ -278,18 +286,22 @@ static zsq_status unit_run(zsq_qresult *r, const zsq_qscheme *sc, const zsq_bloc
   float *x = malloc(xs->numel * sizeof(float)), *xl = malloc(xf->numel * sizeof(float)),
         *y = malloc(yf->numel * sizeof(float));
   unit u = {0};
+  zsq_pd pd = {0};
+  int pd_on = 0;
   const int64_t mb = n < MINIBATCH ? n : MINIBATCH;
   zsq_status st = x && xl && y ? ZSQ_OK : zsq_fail(err, ZSQ_ERR_NOMEM, "out of memory");
   if (st == ZSQ_OK) st = zsq_block_graph(r->sim, b, xs->dims, xs->rank, &u.g, &u.origin, err);
   if (st == ZSQ_OK) st = zsq_fplan_create(u.g, mb, tp, &u.p, err);
   if (st == ZSQ_OK) st = unit_vars(&u, r, sc, b, mb, err);
+  if (st == ZSQ_OK && zf) st = zsq_pd_init(&pd, r->folded, b->exit, yf, zf, k, mb, tp, &pd_on, err);
   if (st == ZSQ_OK) {
     zsq_value_to_logical(xs, x);
     zsq_value_to_logical(xf, xl);
     zsq_value_to_logical(yf, y);
     const unit_data d = {x, xl, y, n, (int64_t)xs->numel / n, (int64_t)yf->numel / n};
-    st = unit_learn(&u, r, sc, &d, mb, rng, tp, err);
+    st = unit_learn(&u, r, sc, &d, pd_on ? &pd : NULL, mb, rng, tp, err);
   }
+  zsq_pd_free(&pd);
   unit_free(&u);
   free(x), free(xl), free(y);
   zsq_fplan_destroy(ps);
@@ -302,17 +314,28 @@ zsq_status zsq_reconstruct(zsq_qresult *r, const zsq_qscheme *sc, const float *c
   zsq_block *blocks = NULL;
   int n_blocks = 0;
   zsq_fplan *pf = NULL;
+  float *zf = NULL; /* the float logits, for the PD term */
+  int64_t k = 0;
   zsq_status st = zsq_blocks(r, sc->recon == ZSQ_RECON_ADAROUND, &blocks, &n_blocks, err);
   if (st == ZSQ_OK) st = zsq_fplan_create(r->folded, n, tp, &pf, err);
   if (st == ZSQ_OK) {
     zsq_value_from_logical(zsq_fplan_value(pf, r->folded->inputs[0]), calib);
     zsq_fplan_forward(pf);
   }
+  if (st == ZSQ_OK && sc->pd_loss) {
+    const zsq_value *z = zsq_fplan_value(pf, r->folded->outputs[0]);
+    k = (int64_t)z->numel / n;
+    zf = malloc(z->numel * sizeof(float));
+    if (zf)
+      zsq_value_to_logical(z, zf);
+    else
+      st = zsq_fail(err, ZSQ_ERR_NOMEM, "out of memory");
+  }
   zsq_rng rng;
   zsq_rng_seed(&rng, 12345 + sc->seed);
   for (int i = 0; st == ZSQ_OK && i < n_blocks; i++)
-    st = unit_run(r, sc, &blocks[i], pf, calib, n, &rng, tp, err);
+    st = unit_run(r, sc, &blocks[i], pf, calib, n, zf, k, &rng, tp, err);
   zsq_fplan_destroy(pf);
-  free(blocks);
+  free(blocks), free(zf);
   return st;
 }
