@@ -1,7 +1,7 @@
 // test_sconv.cc — the dense f32 convolution (src/float/sconv.h): the scalar build against direct
 // loops in double, and the AVX-512 build bit-exact against the scalar build (both sum each output
 // in the same order with FMAs) at 1 and 2 threads, over M, N, K, kernel, stride, padding,
-// dilation, batch and clamps below, at and above the 14x32 / 8x16 tiles.
+// dilation, batch and clamps below, at and above the 14x32 tile.
 #include <gtest/gtest.h>
 #include <pthreadpool.h>
 

@@ -31,7 +31,7 @@ typedef struct conv_state {
 } conv_state;
 
 /* Whether a convolution with `group` groups over `cin` input channels runs on sconv. */
-int zsq_conv_uses_sconv(int64_t group, int64_t cin);
+int zsq_conv_uses_sconv(int64_t group, int64_t cin, int64_t cout);
 zsq_status zsq_conv_prepare_backward(zsq_fnode *n, zsq_fplan *p, int need_input_grad, zsq_err *err);
 void zsq_conv_backward(zsq_fnode *n, zsq_fplan *p, const float *gy, float *const *gx);
 void zsq_conv_grad_release(conv_state *s);

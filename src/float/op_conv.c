@@ -25,10 +25,11 @@ zsq_status zsq_xnnpack_init(zsq_err *err) {
 }
 
 /* Dense convolutions go to sconv on hosts with its fast build (chosen once from cpuinfo), unless
- * the input has fewer than 4 channels (a 1-channel stem: one k-step per tap, where XNNPACK's
- * kernel is faster; BENCHMARKS.md, "f32 convolution kernel"). */
-int zsq_conv_uses_sconv(int64_t group, int64_t cin) {
-  return group == 1 && cin >= 4 && zsq_sconv_config_best() != NULL;
+ * the input has fewer than 4 channels (a 1-channel stem: one k-step per tap) or the output 16 or
+ * fewer (half of the 14x32 tile idle): XNNPACK's kernels measured faster there (BENCHMARKS.md,
+ * "f32 convolution kernel"). */
+int zsq_conv_uses_sconv(int64_t group, int64_t cin, int64_t cout) {
+  return group == 1 && cin >= 4 && cout > 16 && zsq_sconv_config_best() != NULL;
 }
 
 /* The operator over the plan's current weight and bias values (OHWI = the weight value's NHWC
@@ -42,7 +43,7 @@ static zsq_status create_op(zsq_fnode *n, zsq_err *err) {
   const float *kernel = w->data;
   const float *bias = b ? b->data : NULL;
   float lo = gn->act_min, hi = gn->act_max;
-  if (zsq_conv_uses_sconv(group, cin)) {
+  if (zsq_conv_uses_sconv(group, cin, cout)) {
     return zsq_sconv_create(&s->geom, (size_t)cin, (size_t)cout, kernel, bias, lo, hi, NULL,
                             &s->fast, err);
   }

@@ -42,7 +42,8 @@ zsq_status zsq_conv_prepare_backward(zsq_fnode *n, zsq_fplan *p, int need_input_
   if (!cg->w_t || !cg->gy || !cg->dx || !cg->col)
     return zsq_fail(err, ZSQ_ERR_NOMEM, "out of memory");
   /* OHWI [g][co][kh][kw][ci] -> [g][ci][kh][kw][co], flipped in kh and kw for sconv */
-  const int fast = need_input_grad && g->sh == 1 && g->sw == 1 && zsq_conv_uses_sconv(group, cout);
+  const int fast =
+      need_input_grad && g->sh == 1 && g->sw == 1 && zsq_conv_uses_sconv(group, cout, cin);
   const float *w = wv->data;
   for (int64_t gi = 0; gi < group; gi++) {
     for (int64_t co = 0; co < cog; co++) {

@@ -24,13 +24,10 @@ struct zsq_sconv {
 };
 
 static const zsq_sconv_config scalar = {"zsq_f32_igemm_minmax_ukernel_1x16__scalar", 1, 16,
-                                        zsq_f32_igemm_minmax_ukernel_1x16__scalar, NULL};
+                                        zsq_f32_igemm_minmax_ukernel_1x16__scalar};
 #if defined(__x86_64__)
-static const zsq_sconv_config avx512_narrow = {"zsq_f32_igemm_minmax_ukernel_8x16__avx512f", 8, 16,
-                                               zsq_f32_igemm_minmax_ukernel_8x16__avx512f, NULL};
 static const zsq_sconv_config avx512 = {"zsq_f32_igemm_minmax_ukernel_14x32__avx512f", 14, 32,
-                                        zsq_f32_igemm_minmax_ukernel_14x32__avx512f,
-                                        &avx512_narrow};
+                                        zsq_f32_igemm_minmax_ukernel_14x32__avx512f};
 #endif
 
 static pthread_once_t once = PTHREAD_ONCE_INIT;
@@ -57,7 +54,6 @@ zsq_status zsq_sconv_create(const zsq_geom *g, size_t cin, size_t cout, const fl
   *out = NULL;
   if (cfg == NULL) cfg = zsq_sconv_config_best();
   if (cfg == NULL) return zsq_fail(err, ZSQ_ERR_UNSUPPORTED, "sconv: no fast kernel on this host");
-  if (cout <= 16 && cfg->narrow != NULL) cfg = cfg->narrow;
   if ((double)g->in_h * (double)g->in_w * (double)cin >= 2147483647.0) {
     return zsq_fail(err, ZSQ_ERR_UNSUPPORTED, "sconv: an input image exceeds 2^31 floats");
   }

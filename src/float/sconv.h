@@ -32,7 +32,6 @@ typedef struct zsq_sconv_config {
   const char *name;
   size_t mr, nr;
   zsq_sconv_ukernel_fn ukernel;
-  const struct zsq_sconv_config *narrow; /* a 16-column tile for cout <= 16, or NULL */
 } zsq_sconv_config;
 
 void zsq_f32_igemm_minmax_ukernel_1x16__scalar(size_t mr, size_t nc, size_t m,
@@ -42,9 +41,6 @@ void zsq_f32_igemm_minmax_ukernel_1x16__scalar(size_t mr, size_t nc, size_t m,
 void zsq_f32_igemm_minmax_ukernel_14x32__avx512f(size_t mr, size_t nc, size_t m,
                                                  const zsq_sconv_src *src, const float *w, float *y,
                                                  size_t y_stride, float lo, float hi);
-void zsq_f32_igemm_minmax_ukernel_8x16__avx512f(size_t mr, size_t nc, size_t m,
-                                                const zsq_sconv_src *src, const float *w, float *y,
-                                                size_t y_stride, float lo, float hi);
 #endif
 
 /* The scalar reference (runs anywhere; the oracle). */
