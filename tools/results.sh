@@ -60,7 +60,7 @@ calib_of() { [[ $2 == fmnist ]] && echo fmnist || echo "$tmp/$1-$2.zsd"; }
   echo "Generated on $(date -u +%Y-%m-%d) ($(nproc) cores, $threads threads). Top-1 (%) is simulated on"
   echo "the Fashion-MNIST test set$([[ ${#limit[@]} -gt 0 ]] && echo " (first ${limit[1]} images)"); $count calibration images per set. Scheme: BN"
   echo "folded, per-channel symmetric weights, per-tensor activations (unsigned after ReLU), first and"
-  echo "last layer 8-bit (docs/quantization.md). Reconstruction: \`${recon[*]}\`."
+  echo "last layer 8-bit (docs/quantization.md). Reconstruction: \`${recon[*]}\` (+ PD-Quant: with \`--pd-loss\`)."
   echo
   echo "### Synthesis quality ($count images, $([[ ${#iters[@]} -gt 0 ]] && echo "${iters[1]} steps" || echo "each method's default steps"))"
   echo
@@ -94,13 +94,13 @@ done
   echo
   echo "### Top-1 (%) per bits × calibration × algorithm"
   echo
-  echo "| model | bits | calibration | min/max | MSE + bias corr. | BRECQ + QDrop | + AQuant borders |"
-  echo "|---|---|---|---|---|---|---|"
+  echo "| model | bits | calibration | min/max | MSE + bias corr. | BRECQ + QDrop | + AQuant borders | + PD-Quant loss |"
+  echo "|---|---|---|---|---|---|---|---|"
 } >>"$tmp/out.md"
 for m in "${grid_models[@]}"; do
   float=$($zsq eval "models/$m.onnx" --data fmnist "${limit[@]}" --threads "$threads" 2>/dev/null |
     sed -n 's/.*top-1 \([0-9.]*\) %.*/\1/p')
-  echo "| $m | float | — | $float | $float | $float | $float |" >>"$tmp/out.md"
+  echo "| $m | float | — | $float | $float | $float | $float | $float |" >>"$tmp/out.md"
   for meth in "${calibs[@]}"; do
     [[ $meth == fmnist || -f $tmp/$m-$meth.zsd ]] || synth "$m" "$meth"
   done
@@ -112,7 +112,8 @@ for m in "${grid_models[@]}"; do
       s=$(top1 "models/$m.onnx" "${c[@]}" --bias-correction)
       r=$(top1 "models/$m.onnx" "${c[@]}" "${recon[@]}")
       q=$(top1 "models/$m.onnx" "${c[@]}" "${recon[@]}" --border aquant)
-      echo "| $m | ${b^^} | $meth | $a | $s | $r | $q |" >>"$tmp/out.md"
+      p=$(top1 "models/$m.onnx" "${c[@]}" "${recon[@]}" --pd-loss)
+      echo "| $m | ${b^^} | $meth | $a | $s | $r | $q | $p |" >>"$tmp/out.md"
     done
   done
 done
