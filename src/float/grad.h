@@ -29,6 +29,11 @@ float *zsq_fgrad_of(zsq_fgrad *g, int t);
  * or, in backward, just before its first contribution, which an operator that can (see
  * zsq_fop.backward_writes) writes in place of an add, so most buffers are never cleared. */
 void zsq_fgrad_zero(zsq_fgrad *g);
+/* Adds a[c] + b[c]·x to t's gradient, x = t's value and c the channel (t rank 4 NHWC or rank 2;
+ * a, b hold C floats each, copied; terms for one t add up). Lazily, like zsq_fgrad_zero: in
+ * backward the first operator to reach t fuses it into its own pass where it can (BatchNorm),
+ * and zsq_fgrad_of adds it first. No-op for a t without a gradient. */
+zsq_status zsq_fgrad_add_affine(zsq_fgrad *g, int t, const float *a, const float *b, zsq_err *err);
 void zsq_fgrad_backward(zsq_fgrad *g);
 
 #endif

@@ -3,6 +3,7 @@
 #include <stdlib.h>
 
 #include "core/alloc.h"
+#include "float/chstats.h"
 #include "float/ops.h"
 #include "float/parallel.h"
 
@@ -63,18 +64,39 @@ static inline void bn_forward_row(const float *restrict x, float *restrict y, si
   }
 }
 
-/* gx = (write ? 0 : gx) + gy·scale, masked by the clamp unless unclamped. */
+/* gx = (write ? 0 : gx) + gy·scale, masked by the clamp unless unclamped; with affine
+ * coefficients a, b (else NULL) the term a + b·x joins gx before the masked gradient (the order of
+ * a separate affine pass followed by this one: the same bytes). */
 static inline void bn_backward_row(const float *restrict gy, const float *restrict y,
-                                   float *restrict gx, size_t len, const float *restrict scale,
-                                   size_t stride, float lo, float hi, int write) {
-  if (lo == -INFINITY && hi == INFINITY) {
-    for (size_t k = 0; k < len; k++) gx[k] = (write ? 0.0f : gx[k]) + gy[k] * scale[k * stride];
+                                   const float *restrict x, float *restrict gx, size_t len,
+                                   const float *restrict scale, const float *restrict shift,
+                                   const float *restrict a, const float *restrict b, size_t stride,
+                                   float lo, float hi, int write) {
+  if (lo == -INFINITY && hi == INFINITY) { /* y is not read */
+    for (size_t k = 0; k < len; k++) {
+      float base = write ? 0.0f : gx[k];
+      if (a != NULL) base += a[k * stride] + b[k * stride] * x[k];
+      gx[k] = base + gy[k] * scale[k * stride];
+    }
+    return;
+  }
+  if (a != NULL && lo < hi) {
+    /* x is read for the affine term: the mask comes from x·scale + shift (y inside the clamp
+     * exactly when that is, for lo < hi), and y is not read */
+    for (size_t k = 0; k < len; k++) {
+      const float g = gy[k] * scale[k * stride], z = x[k] * scale[k * stride] + shift[k * stride];
+      const float v = ((z > lo) & (z < hi)) ? g : 0.0f;
+      const float base = (write ? 0.0f : gx[k]) + (a[k * stride] + b[k * stride] * x[k]);
+      gx[k] = base + v;
+    }
     return;
   }
   for (size_t k = 0; k < len; k++) {
     const float g = gy[k] * scale[k * stride]; /* computed unconditionally: a select vectorises */
     const float v = ((y[k] > lo) & (y[k] < hi)) ? g : 0.0f;
-    gx[k] = write ? v : gx[k] + v;
+    float base = write ? 0.0f : gx[k];
+    if (a != NULL) base += a[k * stride] + b[k * stride] * x[k];
+    gx[k] = base + v;
   }
 }
 
@@ -98,24 +120,45 @@ static void bn_forward_range(void *ctx, size_t begin, size_t end) {
     bn_forward_row(x + r * in, y + r * in, in, s->scale + r % ch, s->shift + r % ch, 0, lo, hi);
 }
 
+/* Blocks [begin, end) of rows of channels (NHWC, or rank 2: inner is 1): forward, then the
+ * block's statistics while it is still in L1. */
+static void bn_forward_stats_range(void *ctx, size_t begin, size_t end) {
+  const bn_ctx *c = ctx;
+  const zsq_fnode *n = c->n;
+  const bn_state *s = n->state;
+  const float *x = n->in[0]->data, lo = n->node->act_min, hi = n->node->act_max;
+  float *y = n->out[0]->data;
+  const size_t ch = (size_t)s->channels, rows = (size_t)n->stats->rows;
+  for (size_t blk = begin; blk < end; blk++) {
+    const size_t r1 = (blk + 1) * ZSQ_CHSTATS_BLOCK < rows ? (blk + 1) * ZSQ_CHSTATS_BLOCK : rows;
+    for (size_t r = blk * ZSQ_CHSTATS_BLOCK; r < r1; r++)
+      bn_forward_row(x + r * ch, y + r * ch, ch, s->scale, s->shift, 1, lo, hi);
+    zsq_chstats_blocks(n->stats, x, (int64_t)blk, (int64_t)blk + 1);
+  }
+}
+
 static void bn_backward_range(void *ctx, size_t begin, size_t end) {
   const bn_ctx *c = ctx;
   const zsq_fnode *n = c->n;
   const bn_state *s = n->state;
-  const float *y = n->out[0]->data, lo = n->node->act_min, hi = n->node->act_max;
+  const float *x = n->in[0]->data, *y = n->out[0]->data, lo = n->node->act_min,
+              hi = n->node->act_max;
   const int write = n->grad_write & 1u;
   const size_t ch = (size_t)s->channels;
+  const float *a = n->grad_affine, *b = a != NULL ? a + ch : NULL;
   if (zsq_value_is_nhwc(n->in[0])) {
     for (size_t r = begin; r < end; r++) {
       const size_t at = r * ch;
-      bn_backward_row(c->gy + at, y + at, c->gx + at, ch, s->scale, 1, lo, hi, write);
+      bn_backward_row(c->gy + at, y + at, x + at, c->gx + at, ch, s->scale, s->shift, a, b, 1, lo,
+                      hi, write);
     }
     return;
   }
   const size_t in = (size_t)s->inner;
   for (size_t r = begin; r < end; r++) {
-    const size_t at = r * in;
-    bn_backward_row(c->gy + at, y + at, c->gx + at, in, s->scale + r % ch, 0, lo, hi, write);
+    const size_t at = r * in, k = r % ch;
+    bn_backward_row(c->gy + at, y + at, x + at, c->gx + at, in, s->scale + k, s->shift + k,
+                    a != NULL ? a + k : NULL, b != NULL ? b + k : NULL, 0, lo, hi, write);
   }
 }
 
@@ -127,6 +170,10 @@ static size_t bn_rows(const zsq_fnode *n) {
 
 static void bn_forward(zsq_fnode *n, zsq_fplan *p) {
   bn_ctx c = {n, NULL, NULL};
+  if (n->stats != NULL) { /* 4 blocks of 64 rows: the grain below */
+    zsq_parallel_for(p->threadpool, (size_t)n->stats->blocks, 4, bn_forward_stats_range, &c);
+    return;
+  }
   zsq_parallel_for(p->threadpool, bn_rows(n), 256, bn_forward_range, &c);
 }
 
@@ -150,4 +197,6 @@ const zsq_fop zsq_fop_batchnorm = {.prepare = bn_prepare,
                                    .release = bn_release,
                                    .backward = bn_backward,
                                    .caches_constants = 1,
-                                   .backward_writes = 1u};
+                                   .backward_writes = 1u,
+                                   .backward_affine = 1,
+                                   .records_stats = 1};

@@ -7,6 +7,7 @@
 #include <string.h>
 
 #include "core/alloc.h"
+#include "float/chstats.h"
 #include "float/layout.h"
 
 /* XNNPACK kernels may read up to 16 bytes past the end of a buffer. */
@@ -229,6 +230,20 @@ zsq_status zsq_fplan_set_constant(zsq_fplan *p, int t, const float *logical, zsq
     }
   }
   return ZSQ_OK;
+}
+
+int zsq_fplan_record_stats(zsq_fplan *p, int t, struct zsq_chstats *st) {
+  const zsq_value *v = &p->values[t];
+  if ((v->rank != 4 && v->rank != 2) || st->c != v->dims[1] ||
+      st->rows * st->c != (int64_t)v->numel)
+    return 0;
+  for (size_t i = 0; i < p->n_nodes; i++) {
+    zsq_fnode *n = &p->nodes[i];
+    if (!n->op->records_stats || n->in[0] != v || n->stats != NULL) continue;
+    n->stats = st;
+    return 1;
+  }
+  return 0;
 }
 
 void zsq_fplan_forward(zsq_fplan *p) {

@@ -29,6 +29,7 @@ static inline float *zsq_value_f32(const zsq_value *v) {
 }
 
 typedef struct zsq_fnode zsq_fnode;
+struct zsq_chstats;
 typedef struct zsq_fplan zsq_fplan;
 
 /* Operator implementation. prepare: check inputs, set output shapes, build state (weights are
@@ -52,6 +53,12 @@ typedef struct zsq_fop {
    * k instead of adding it (grad.c sets the bit when nothing has reached that buffer yet, which
    * then needs no zeroing). */
   unsigned backward_writes;
+  /* 1 when backward adds zsq_fnode.grad_affine's term into gx[0] (grad.c fuses a pending
+   * zsq_fgrad_add_affine there instead of a pass of its own). */
+  int backward_affine;
+  /* 1 when forward fills zsq_fnode.stats with the block statistics of in[0] when it is set (see
+   * zsq_fplan_record_stats). */
+  int records_stats;
 } zsq_fop;
 
 struct zsq_fnode {
@@ -62,6 +69,10 @@ struct zsq_fnode {
   zsq_value *out[2];
   void *state;
   unsigned grad_write; /* set by grad.c for each backward call: see zsq_fop.backward_writes */
+  /* set by grad.c for each backward call of a backward_affine op: NULL, or C coefficients a then
+   * C coefficients b whose a[c] + b[c]·x (x = in[0]'s value, channel c) backward adds to gx[0] */
+  const float *grad_affine;
+  struct zsq_chstats *stats; /* see zsq_fop.records_stats */
 };
 
 struct zsq_fplan {
@@ -89,6 +100,11 @@ void zsq_fplan_forward(zsq_fplan *p);
  * that read it (reconstruction changes weights between steps). ZSQ_ERR_UNSUPPORTED for an
  * operator that caches the constant without a refresh. */
 zsq_status zsq_fplan_set_constant(zsq_fplan *p, int t, const float *logical, zsq_err *err);
+
+/* Asks the forward pass to record the block statistics of tensor t (rows × c, c its channels,
+ * innermost: rank 4 NHWC or rank 2) into st on the way, through an operator that reads t anyway
+ * (BatchNorm). Returns 1 when one will, 0 when the caller must compute them itself. */
+int zsq_fplan_record_stats(zsq_fplan *p, int t, struct zsq_chstats *st);
 
 /* The value of graph tensor t. */
 static inline zsq_value *zsq_fplan_value(zsq_fplan *p, int t) {

@@ -5,6 +5,7 @@
 #include <stdlib.h>
 #include <string.h>
 
+#include "float/chstats.h"
 #include "float/parallel.h"
 
 #define STD_EPS 1e-6f
@@ -115,64 +116,16 @@ done:
   return loss;
 }
 
-/* One pass over memory: per block of rows (in cache) the float sum and the sum of squares about
- * the block's own mean; blocks combine in double, in block order (Chan et al.): accurate, and the
- * same bytes for any split of the blocks across threads. */
-#define STAT_BLOCK 64
-
-typedef struct stats_ctx {
-  const float *x;
-  int64_t rows, c;
-  float *sum, *m2; /* [block][c] */
-} stats_ctx;
-
-static void stats_range(void *ctx, size_t begin, size_t end) {
-  const stats_ctx *t = ctx;
-  const int64_t c = t->c;
-  for (size_t blk = begin; blk < end; blk++) {
-    const int64_t r0 = (int64_t)blk * STAT_BLOCK;
-    const int64_t r1 = r0 + STAT_BLOCK < t->rows ? r0 + STAT_BLOCK : t->rows;
-    const float inv = 1.0f / (float)(r1 - r0);
-    float *restrict sum = t->sum + (int64_t)blk * c, *restrict m2 = t->m2 + (int64_t)blk * c;
-    for (int64_t i = 0; i < c; i++) sum[i] = m2[i] = 0.0f;
-    for (int64_t r = r0; r < r1; r++) {
-      const float *restrict xr = t->x + r * c;
-      for (int64_t i = 0; i < c; i++) sum[i] += xr[i];
-    }
-    for (int64_t r = r0; r < r1; r++) {
-      const float *restrict xr = t->x + r * c;
-      for (int64_t i = 0; i < c; i++) {
-        const float d = xr[i] - sum[i] * inv;
-        m2[i] += d * d;
-      }
-    }
-  }
-}
-
 void zsq_channel_stats(const float *x, int64_t rows, int64_t c, pthreadpool_t tp, double *mean,
                        double *std) {
-  const int64_t blocks = (rows + STAT_BLOCK - 1) / STAT_BLOCK;
-  float *part = malloc((size_t)(2 * (blocks > 0 ? blocks : 1) * c) * sizeof(float));
-  if (part == NULL) {
+  zsq_chstats st;
+  if (!zsq_chstats_init(&st, rows, c)) {
     for (int64_t i = 0; i < c; i++) mean[i] = std[i] = NAN;
-    return;
+  } else {
+    zsq_chstats_compute(&st, x, tp);
+    zsq_chstats_result(&st, mean, std);
   }
-  stats_ctx t = {x, rows, c, part, part + blocks * c};
-  zsq_parallel_for(tp, (size_t)blocks, 8, stats_range, &t);
-  for (int64_t i = 0; i < c; i++) mean[i] = std[i] = 0.0;
-  for (int64_t blk = 0; blk < blocks; blk++) {
-    for (int64_t i = 0; i < c; i++) mean[i] += t.sum[blk * c + i];
-  }
-  for (int64_t i = 0; i < c; i++) mean[i] /= (double)rows;
-  for (int64_t blk = 0; blk < blocks; blk++) {
-    const int64_t n = blk + 1 < blocks ? STAT_BLOCK : rows - blk * STAT_BLOCK;
-    for (int64_t i = 0; i < c; i++) {
-      const double d = (double)t.sum[blk * c + i] / (double)n - mean[i];
-      std[i] += (double)t.m2[blk * c + i] + (double)n * d * d;
-    }
-  }
-  for (int64_t i = 0; i < c; i++) std[i] = sqrt(std[i] / (double)rows);
-  free(part);
+  zsq_chstats_free(&st);
 }
 
 typedef struct affine_ctx {
@@ -187,17 +140,11 @@ static void affine_range(void *ctx, size_t begin, size_t end) {
   affine_add(t->x + off, (int64_t)(end - begin), t->c, t->a, t->b, t->gx + off);
 }
 
-/* Batch losses on (mean, variance) — L-MSE — or (mean, unbiased std) — L-GEN; the gradient is
- * a + b (x − μ) per channel either way. */
-static double batch_loss(const zsq_bn_hook *h, const float *x, int64_t n, int64_t pixels,
-                         int on_std, float scale, pthreadpool_t tp, float *gx) {
-  const int64_t C = h->channels, rows = n * pixels;
-  double *mu = malloc((size_t)C * sizeof(double)), *sd = malloc((size_t)C * sizeof(double));
-  float *a = malloc((size_t)C * sizeof(float)), *b = malloc((size_t)C * sizeof(float));
-  double loss = 0.0;
-  if (!mu || !sd || !a || !b) goto done;
-  zsq_channel_stats(x, rows, C, tp, mu, sd);
+double zsq_bn_loss_batch_coef(const zsq_bn_hook *h, const double *mu, const double *sd,
+                              int64_t rows, int on_std, float scale, float *a, float *b) {
+  const int64_t C = h->channels;
   const double m1 = rows > 1 ? (double)(rows - 1) : 1.0;
+  double loss = 0.0;
   for (int64_t c = 0; c < C; c++) {
     const double dm = mu[c] - h->mean[c];
     a[c] = (float)(scale * 2.0 * dm / ((double)C * (double)rows));
@@ -211,9 +158,22 @@ static double batch_loss(const zsq_bn_hook *h, const float *x, int64_t n, int64_
       b[c] = (float)(scale * 4.0 * dv / ((double)C * (double)rows));
     }
   }
+  /* a + b (x − μ) = (a − b μ) + b x */
+  for (int64_t c = 0; c < C; c++) a[c] -= b[c] * (float)mu[c];
+  return loss;
+}
+
+/* The batch losses as statistics, coefficients and the affine gradient pass. */
+static double batch_loss(const zsq_bn_hook *h, const float *x, int64_t n, int64_t pixels,
+                         int on_std, float scale, pthreadpool_t tp, float *gx) {
+  const int64_t C = h->channels, rows = n * pixels;
+  double *mu = malloc((size_t)C * sizeof(double)), *sd = malloc((size_t)C * sizeof(double));
+  float *a = malloc((size_t)C * sizeof(float)), *b = malloc((size_t)C * sizeof(float));
+  double loss = 0.0;
+  if (!mu || !sd || !a || !b) goto done;
+  zsq_channel_stats(x, rows, C, tp, mu, sd);
+  loss = zsq_bn_loss_batch_coef(h, mu, sd, rows, on_std, scale, a, b);
   if (gx != NULL) {
-    /* a + b (x − μ) = (a − b μ) + b x */
-    for (int64_t c = 0; c < C; c++) a[c] -= b[c] * (float)mu[c];
     affine_ctx t = {x, a, b, C, gx};
     zsq_parallel_for(tp, (size_t)rows, 1024, affine_range, &t);
   }

@@ -52,6 +52,12 @@ double zsq_bn_loss_batch(const zsq_bn_hook *h, const float *x, int64_t n, int64_
 double zsq_bn_loss_batch_std(const zsq_bn_hook *h, const float *x, int64_t n, int64_t pixels,
                              float scale, pthreadpool_t tp, float *gx);
 
+/* Both batch losses from the per-channel mean and biased std of the rows = N·pixels values (on_std
+ * selects L-GEN): returns the loss and writes the gradient's coefficients, dLoss/dx = a[c] +
+ * b[c]·x, each of C floats (for a gradient pass fused elsewhere, e.g. zsq_fgrad_add_affine). */
+double zsq_bn_loss_batch_coef(const zsq_bn_hook *h, const double *mu, const double *sd,
+                              int64_t rows, int on_std, float scale, float *a, float *b);
+
 /* Per-channel mean and std (biased) of x (rows × c), two passes split across tp (may be NULL)
  * in fixed blocks of rows: the same bytes for any thread count. */
 void zsq_channel_stats(const float *x, int64_t rows, int64_t c, pthreadpool_t tp, double *mean,

@@ -16,6 +16,7 @@
 #include "float/plan.h"
 #include "graph/passes.h"
 #include "synth/augment.h"
+#include "synth/bn_fused.h"
 #include "synth/bn_loss.h"
 #include "synth/centres.h"
 #include "synth/feature_loss.h"
@@ -63,11 +64,15 @@ typedef struct synth_ctx {
   int centres_on;       /* the centres method's class centres */
   zsq_centres cen;
   unsigned char *agree; /* per image: the teacher's argmax is its label (centres) */
+  int fuse_bn;          /* batch BN terms through bn_fused.h (not with centres, which adds into
+                           the hook gradients itself) */
+  zsq_bn_fused fused;
 } synth_ctx;
 
 static void ctx_free(synth_ctx *s) {
   zsq_fgrad_destroy(s->grad);
   zsq_fplan_destroy(s->plan);
+  zsq_bn_fused_free(&s->fused);
   zsq_bn_hooks_free(s->hooks, s->n_hooks);
   free(s->slack_mean);
   free(s->slack_std);
@@ -182,6 +187,9 @@ static zsq_status ctx_init(synth_ctx *s, const zsq_graph *g, const zsq_synth_cfg
   if (cfg->optimise && (cfg->centre_weight > 0 || cfg->centre_sep > 0)) {
     ZSQ_TRY(centres_init(s, err));
   }
+  s->fuse_bn = cfg->optimise && (cfg->bn == ZSQ_BN_BATCH || cfg->bn == ZSQ_BN_GENIE) &&
+               !s->centres_on && zsq_bn_fused_init(&s->fused, s->plan, s->hooks, s->n_hooks);
+  if (!s->fuse_bn) zsq_bn_fused_free(&s->fused);
   return ZSQ_OK;
 }
 
@@ -301,9 +309,15 @@ static double step(synth_ctx *s, const int *labels, zsq_rng *rng, double *per_im
     const zsq_bn_hook *hk = &s->hooks[l];
     const zsq_value *v = zsq_fplan_value(s->plan, hk->tensor);
     const int64_t px = (int64_t)v->numel / (s->batch * hk->channels);
-    float *gh = zsq_fgrad_of(s->grad, hk->tensor); /* zeroed here; centres adds into it too */
+    const int fused = s->fuse_bn && !(cfg->bn == ZSQ_BN_GENIE && l == 0);
+    float *gh = fused ? NULL : zsq_fgrad_of(s->grad, hk->tensor); /* centres adds into it too */
     c.gh = gh;
-    if (cfg->bn == ZSQ_BN_PER_SAMPLE) {
+    if (fused) {
+      const int on_std = cfg->bn == ZSQ_BN_GENIE; /* GENIE sums the layer terms, IntraQ/HAST */
+      const float sc = on_std ? 1.0f : 1.0f / (float)s->n_hooks; /* average them */
+      const double term = zsq_bn_fused_term(&s->fused, s->plan, s->grad, s->hooks, l, on_std, sc);
+      loss += on_std ? term : term / s->n_hooks;
+    } else if (cfg->bn == ZSQ_BN_PER_SAMPLE) {
       if (cfg->dsg_lse) { /* sample i < L gets layer (i mod L)'s term doubled */
         for (int64_t b = 0; b < s->batch; b++) {
           s->sample_w[b] = (b < s->n_hooks && b % s->n_hooks == l) ? 2.0f : 1.0f;
