@@ -207,6 +207,11 @@ typedef struct zsq_quant_options {
                                rounding; needs recon */
   int pd_loss;              /* 1: PD-Quant's prediction-difference loss, KL to the float logits
                                through the float rest of the network; needs recon */
+  int pd_dc;                /* 1: PD-Quant's distribution correction: each unit's float input is
+                               optimised towards its BatchNorm statistics before it builds the
+                               float targets; needs recon */
+  float pd_dc_lamb;         /* its lamb_c, the weight 1/lamb_c of ||x − x0||² (0: 0.02) */
+  int pd_dc_steps;          /* its Adam steps per minibatch of 32 (0: 500) */
   uint64_t seed;            /* reconstruction minibatches and QDrop draws */
   int threads;
   /* Mixed precision (either > 0): weight bits per layer from {8, 4, 3, 2}, at most wbits, chosen
@@ -231,6 +236,15 @@ typedef struct zsq_quant_layer {
 zsq_status zsq_quantize(zsq_model *m, const zsq_quant_options *opt, const zsq_calib *calib,
                         zsq_model *out);
 size_t zsq_model_quant_layer_count(const zsq_model *m);
+
+/* What reconstruction did in the zsq_quantize that made a model (all 0 otherwise, and for a model
+ * loaded from a file). */
+typedef struct zsq_recon_summary {
+  int units;    /* reconstruction units: layers (adaround) or blocks (brecq) */
+  int pd_units; /* units trained with the PD term (the others' outputs do not cut the network) */
+  int dc_units; /* units whose float inputs were distribution-corrected (those with a BN) */
+} zsq_recon_summary;
+zsq_status zsq_model_recon_summary(const zsq_model *m, zsq_recon_summary *out);
 zsq_status zsq_model_quant_layer(const zsq_model *m, size_t i, zsq_quant_layer *layer);
 
 #ifdef __cplusplus

@@ -108,6 +108,11 @@ expect 2 'need --recon adaround or brecq' -- quantize "$model" --bits w4a4 --bor
 expect 2 'need --recon adaround or brecq' -- quantize "$model" --bits w4a4 --lsq
 expect 2 'need --recon adaround or brecq' -- quantize "$model" --bits w4a4 --genie-m
 expect 2 'need --recon adaround or brecq' -- quantize "$model" --bits w4a4 --pd-loss
+expect 2 'need --recon adaround or brecq' -- quantize "$model" --bits w4a4 --pd-dc
+expect 2 '--pd-dc-lamb and --pd-dc-steps need --pd-dc' -- quantize "$model" --bits w4a4 --recon brecq --pd-dc-steps 5
+expect 2 '--pd-dc-lamb expects a positive number' -- quantize "$model" --bits w4a4 --recon brecq --pd-dc --pd-dc-lamb -1
+expect 2 '--pd-dc-lamb expects a positive number' -- quantize "$model" --bits w4a4 --recon brecq --pd-dc --pd-dc-lamb 0.0x
+expect 2 'pd-dc-steps' -- quantize "$model" --bits w4a4 --recon brecq --pd-dc --pd-dc-steps 0
 expect 2 '0 < P < 1' -- quantize "$model" --bits w4a4 --recon brecq --qdrop 1
 expect 2 "--bias-correction expects empirical or analytic, not 'foo'" -- quantize "$model" --bits w4a4 --bias-correction foo
 expect 2 "--bias-correction expects empirical or analytic, not 'exact'" -- quantize "$model" --bits w4a4 --bias-correction=exact
@@ -138,6 +143,13 @@ expect 0 '"weight_code_bytes": [0-9]+' -- report "$tmp/m.zsq" --format json
 expect 3 'not a quantized model' -- report "$model"
 expect 0 'wrote .*g.zsq' -- quantize "$model" --bits w4a4 --calib "$tmp/a.zsd" --recon brecq --recon-iters 2 --lsq --genie-m -o "$tmp/g.zsq"
 expect 0 'wrote .*p.zsq' -- quantize "$model" --bits w4a4 --calib "$tmp/a.zsd" --recon brecq --recon-iters 2 --qdrop 0.5 --pd-loss -o "$tmp/p.zsq"
+# PD-Quant's counts on stderr and in the report: every ResNet-20 block's output cuts the network
+# (PD term everywhere); the head (pool + classifier) has no BN to correct.
+expect 0 'pd-dc: 10 of 11 units corrected' -- quantize "$model" --bits w4a4 --calib "$tmp/a.zsd" --recon brecq --recon-iters 1 --pd-loss --pd-dc --pd-dc-steps 1 --pd-dc-lamb 0.05 --report "$tmp/dc.json"
+if ! grep -q 'pd-loss: 11 of 11 units' "$tmp/err" || ! grep -q '"recon_units": 11, "pd_units": 11, "dc_units": 10' "$tmp/dc.json"; then
+  echo "FAIL: --pd-loss --pd-dc counts: $(cat "$tmp/err") / $(grep -o '"recon_units.*' "$tmp/dc.json")"
+  fail=$((fail + 1))
+fi
 expect 0 'integer runtime' -- eval "$tmp/g.zsq" --data fmnist --limit 50
 expect 2 '--budget expects' -- quantize "$model" --bits w4a4 --budget 120%
 expect 0 'weights: [0-9]+ codes in [0-9]+ bytes \(3\.[0-9]+ bits' -- quantize "$model" --bits w4a4 --calib "$tmp/a.zsd" --budget 45%

@@ -11,6 +11,7 @@ struct zsq_model {
   zsq_graph *graph;    /* as imported (BatchNorm kept), or a simulated quantized graph */
   zsqf_layer *qlayers; /* quantized models: the layers' bits, scales and report */
   int n_qlayers, quantized;
+  zsq_recon_summary recon; /* set by zsq_quantize */
   zsq_layer_info *layers;
   zsq_err err;
 };

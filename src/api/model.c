@@ -21,6 +21,7 @@ void zsq_model_reset(zsq_model *m) {
   m->qlayers = NULL;
   m->n_qlayers = 0;
   m->quantized = 0;
+  m->recon = (zsq_recon_summary){0};
   m->graph = NULL;
   free(m->layers);
   m->layers = NULL;

@@ -48,6 +48,9 @@ zsq_status zsq_quantize(zsq_model *m, const zsq_quant_options *o, const zsq_cali
                     .learn_act_steps = o->learn_act_steps != 0,
                     .learn_weight_steps = o->learn_weight_steps != 0,
                     .pd_loss = o->pd_loss != 0,
+                    .pd_dc = o->pd_dc != 0,
+                    .pd_dc_lamb = o->pd_dc_lamb != 0 ? o->pd_dc_lamb : 0.02f,
+                    .pd_dc_steps = o->pd_dc_steps != 0 ? o->pd_dc_steps : 500,
                     .seed = o->seed};
   sc.percentile = o->percentile > 0 ? o->percentile : 99.99f;
   if (!parse_range(o->act_range, ZSQ_RANGE_MSE, &sc.act_range)) {
@@ -137,6 +140,7 @@ zsq_status zsq_quantize(zsq_model *m, const zsq_quant_options *o, const zsq_cali
   out->qlayers = ls;
   out->n_qlayers = q->n_layers;
   out->quantized = 1;
+  out->recon = (zsq_recon_summary){q->recon_units, q->pd_units, q->dc_units};
   zsq_qresult_free(q);
   free(q);
   st = zsq_model_describe(out);
@@ -146,6 +150,12 @@ zsq_status zsq_quantize(zsq_model *m, const zsq_quant_options *o, const zsq_cali
 
 size_t zsq_model_quant_layer_count(const zsq_model *m) {
   return m ? (size_t)m->n_qlayers : 0;
+}
+
+zsq_status zsq_model_recon_summary(const zsq_model *m, zsq_recon_summary *out) {
+  if (m == NULL || out == NULL) return ZSQ_ERR_INVALID_ARG;
+  *out = m->recon;
+  return ZSQ_OK;
 }
 
 zsq_status zsq_model_quant_layer(const zsq_model *m, size_t i, zsq_quant_layer *out) {

@@ -44,8 +44,13 @@ void zsq_cli_print_report(zsq_model *q, FILE *f, int json) {
   if (json) {
     fprintf(f, "],\n \"worst_layer\": ");
     zsq_json_string(f, l.name);
-    fprintf(f, ", \"weights\": %lld, \"weight_code_bytes\": %lld}\n", (long long)weights,
+    fprintf(f, ", \"weights\": %lld, \"weight_code_bytes\": %lld", (long long)weights,
             (long long)((bits + 7) / 8));
+    zsq_recon_summary rs;
+    if (zsq_model_recon_summary(q, &rs) == ZSQ_OK && rs.units > 0)
+      fprintf(f, ", \"recon_units\": %d, \"pd_units\": %d, \"dc_units\": %d", rs.units, rs.pd_units,
+              rs.dc_units);
+    fprintf(f, "}\n");
   } else {
     fprintf(f, "weights: %lld codes in %lld bytes (%.2f bits each on average)\n",
             (long long)weights, (long long)((bits + 7) / 8),

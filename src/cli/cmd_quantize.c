@@ -41,6 +41,11 @@ static const char kHelp[] =
     "  --pd-loss            PD-Quant: add the KL from the float logits to those of each unit's\n"
     "                       output run through the float rest of the network (T = 4,\n"
     "                       weight 1/0.1); needs --recon\n"
+    "  --pd-dc              PD-Quant's distribution correction: each unit's float input is\n"
+    "                       first optimised towards the BatchNorm statistics inside the unit\n"
+    "                       (Adam, lr 1e-3) and builds the float targets; needs --recon\n"
+    "  --pd-dc-lamb C       its lamb_c: ||x - x0||^2 weighs 1/C (default 0.02)\n"
+    "  --pd-dc-steps N      its Adam steps per minibatch of 32 images (default 500)\n"
     "  --budget SIZE        mixed precision: weight bits per layer (8/4/3/2, at most the X of\n"
     "                       wXaY) chosen by sensitivity so the weight codes fit SIZE: bytes\n"
     "                       (e.g. 60000, 120k, 1.5M) or a percentage of their 8-bit size (40%)\n"
@@ -53,9 +58,9 @@ static const char kHelp[] =
 
 typedef struct q_opts {
   const char *model, *calib, *report, *out, *range, *wrange, *recon, *border;
-  double qdrop, budget_bytes, budget_fraction;
-  int64_t count, iters, sbatch, limit, seed, threads, recon_iters;
-  int wbits, abits, all, eval, bias, cle, lsq, genie_m, pd_loss;
+  double qdrop, budget_bytes, budget_fraction, dc_lamb;
+  int64_t count, iters, sbatch, limit, seed, threads, recon_iters, dc_steps;
+  int wbits, abits, all, eval, bias, cle, lsq, genie_m, pd_loss, pd_dc;
 } q_opts;
 
 /* "N%" (0 < N <= 100) into *fraction, or "N", "Nk", "NM" into *bytes. */
@@ -133,6 +138,15 @@ static int parse(int argc, char **argv, q_opts *o) {
       o->genie_m = 1;
     } else if (strcmp(argv[i], "--pd-loss") == 0) {
       o->pd_loss = 1;
+    } else if (strcmp(argv[i], "--pd-dc") == 0) {
+      o->pd_dc = 1;
+    } else if (zsq_cli_flag(argc, argv, &i, "--pd-dc-lamb", &v)) {
+      char *end = NULL;
+      o->dc_lamb = v ? strtod(v, &end) : 0.0;
+      if (v == NULL || *end != '\0' || !(o->dc_lamb > 0.0 && o->dc_lamb < 1e6))
+        return zsq_cli_error("--pd-dc-lamb expects a positive number, e.g. 0.02"), 0;
+    } else if (zsq_cli_flag(argc, argv, &i, "--pd-dc-steps", &v)) {
+      if (!zsq_cli_parse_int("--pd-dc-steps", v, 1, 1000000, &o->dc_steps)) return 0;
     } else if (zsq_cli_flag(argc, argv, &i, "--budget", &v)) {
       if (!parse_budget(v, &o->budget_bytes, &o->budget_fraction)) {
         return zsq_cli_error("--budget expects bytes (60000, 120k, 1.5M) or a percentage (40%%)"),
@@ -194,13 +208,16 @@ static int parse(int argc, char **argv, q_opts *o) {
   if (o->model == NULL)
     return zsq_cli_error("quantize: no model given (see 'zsq quantize --help')"), 0;
   if (o->wbits == 0) return zsq_cli_error("quantize: --bits is required (e.g. --bits w4a4)"), 0;
-  if (o->recon == NULL && (o->recon_iters > 0 || o->qdrop > 0 || o->lsq || o->genie_m ||
-                           o->pd_loss || (o->border && strcmp(o->border, "aquant") == 0))) {
+  if (o->recon == NULL &&
+      (o->recon_iters > 0 || o->qdrop > 0 || o->lsq || o->genie_m || o->pd_loss || o->pd_dc ||
+       (o->border && strcmp(o->border, "aquant") == 0))) {
     return zsq_cli_error(
-               "quantize: --recon-iters, --qdrop, --lsq, --genie-m, --pd-loss and --border aquant "
-               "need --recon adaround or brecq"),
+               "quantize: --recon-iters, --qdrop, --lsq, --genie-m, --pd-loss, --pd-dc and "
+               "--border aquant need --recon adaround or brecq"),
            0;
   }
+  if (!o->pd_dc && (o->dc_lamb > 0 || o->dc_steps > 0))
+    return zsq_cli_error("quantize: --pd-dc-lamb and --pd-dc-steps need --pd-dc"), 0;
   return 1;
 }
 
@@ -303,6 +320,9 @@ int zsq_cmd_quantize(int argc, char **argv) {
                           .learn_act_steps = o.lsq,
                           .learn_weight_steps = o.genie_m,
                           .pd_loss = o.pd_loss,
+                          .pd_dc = o.pd_dc,
+                          .pd_dc_lamb = (float)o.dc_lamb,
+                          .pd_dc_steps = (int)o.dc_steps,
                           .seed = (uint64_t)o.seed,
                           .budget_bytes = o.budget_bytes,
                           .budget_fraction = o.budget_fraction};
@@ -314,6 +334,10 @@ int zsq_cmd_quantize(int argc, char **argv) {
     goto out;
   }
   const double t_quant = zsq_cli_now() - t0;
+  zsq_recon_summary rs;
+  zsq_model_recon_summary(q, &rs);
+  if (o.pd_loss) fprintf(stderr, "pd-loss: %d of %d units\n", rs.pd_units, rs.units);
+  if (o.pd_dc) fprintf(stderr, "pd-dc: %d of %d units corrected\n", rs.dc_units, rs.units);
   static const char *const kBias[] = {"", ", empirical bias correction",
                                       ", analytic bias correction"};
   printf("%s: W%dA%d (%s%s%s), calibration %s (%lld images, %.1f s), quantization %.1f s\n",

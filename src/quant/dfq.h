@@ -10,11 +10,13 @@
 #include "quant/quant.h"
 
 /* The output of a BN-folded conv before its fused clamp: N(mean_c, std_c²) per channel, from the
- * BN's β and |γ| (ptq.md §1). One entry per tensor of the folded graph; channels = 0 where the
- * tensor is not such an output. */
+ * BN's β and |γ| (ptq.md §1). The BN's input x (the unfolded conv's output) is
+ * μ_c ± scale_c·(y − mean_c) for the folded output y, scale_c = sqrt(var_c + ε)/|γ_c|; in_std_c =
+ * sqrt(var_c + 1e-6) is its running std as PD-Quant's distribution correction reads it. One entry
+ * per tensor of the folded graph; channels = 0 where the tensor is not such an output. */
 typedef struct zsq_bn_stats {
   int64_t channels;
-  float *mean, *std;
+  float *mean, *std, *scale, *in_std;
 } zsq_bn_stats;
 
 /* The statistics of every tensor of `folded` (BN folded, activations fused; a clone of `orig`,

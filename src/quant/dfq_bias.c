@@ -24,15 +24,22 @@ zsq_status zsq_bn_stats_collect(const zsq_graph *orig, const zsq_graph *folded, 
       p = orig->tensors[orig->nodes[p].inputs[0]].producer;
     if (p < 0 || orig->nodes[p].op != ZSQ_OP_BATCHNORM) continue;
     const zsq_node *bn = &orig->nodes[p];
-    const zsq_tensor *gamma = &orig->tensors[bn->inputs[1]], *beta = &orig->tensors[bn->inputs[2]];
-    const int64_t c = zsq_tensor_numel(gamma);
+    const float *gamma = orig->tensors[bn->inputs[1]].data,
+                *beta = orig->tensors[bn->inputs[2]].data, *var = orig->tensors[bn->inputs[4]].data;
+    const int64_t c = zsq_tensor_numel(&orig->tensors[bn->inputs[1]]);
     s[t].mean = malloc((size_t)c * sizeof(float));
     s[t].std = malloc((size_t)c * sizeof(float));
-    if (s[t].mean == NULL || s[t].std == NULL) return zsq_fail(err, ZSQ_ERR_NOMEM, "out of memory");
+    s[t].scale = malloc((size_t)c * sizeof(float));
+    s[t].in_std = malloc((size_t)c * sizeof(float));
+    if (!s[t].mean || !s[t].std || !s[t].scale || !s[t].in_std)
+      return zsq_fail(err, ZSQ_ERR_NOMEM, "out of memory");
     s[t].channels = c;
     for (int64_t k = 0; k < c; k++) {
-      s[t].mean[k] = ((const float *)beta->data)[k];
-      s[t].std[k] = fabsf(((const float *)gamma->data)[k]);
+      s[t].mean[k] = beta[k];
+      s[t].std[k] = fabsf(gamma[k]);
+      /* γ = 0: the folded output carries nothing of x (a constant channel) */
+      s[t].scale[k] = s[t].std[k] > 0 ? sqrtf(var[k] + bn->a.bn.epsilon) / s[t].std[k] : 0.0f;
+      s[t].in_std[k] = sqrtf(var[k] + 1e-6f);
     }
   }
   return ZSQ_OK;
@@ -40,8 +47,8 @@ zsq_status zsq_bn_stats_collect(const zsq_graph *orig, const zsq_graph *folded, 
 
 void zsq_bn_stats_free(zsq_bn_stats *s, size_t n) {
   for (size_t i = 0; s && i < n; i++) {
-    free(s[i].mean);
-    free(s[i].std);
+    free(s[i].mean), free(s[i].std);
+    free(s[i].scale), free(s[i].in_std);
   }
   free(s);
 }

@@ -106,6 +106,7 @@ static double equalise(zsq_graph *g, const zsq_cle_pair *p, zsq_bn_stats *stats,
     if (st && st->channels == c) {
       st->mean[i] *= inv;
       st->std[i] *= inv;
+      st->scale[i] *= s[i]; /* x − μ = (y − β)·scale keeps its value */
     }
   }
   for_input_channels(g, &g->nodes[p->second], times, s);

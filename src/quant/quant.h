@@ -35,6 +35,9 @@ typedef struct zsq_qscheme {
   int learn_act_steps;    /* LSQ: activation steps learned with the rounding */
   int learn_weight_steps; /* GENIE-M: per-channel weight steps learned with the rounding */
   int pd_loss;            /* PD-Quant: KL to the float logits through the float rest (recon_pd.h) */
+  int pd_dc;              /* PD-Quant: BN-statistics correction of the float targets (recon_dc.h) */
+  float pd_dc_lamb;       /* its lamb_c (> 0) */
+  int pd_dc_steps;        /* its Adam steps per minibatch (≥ 1) */
   uint64_t seed;          /* minibatches and QDrop draws */
   /* Mixed precision: > 0 chooses each free layer's weight bits in {8, 4, 3, 2} (at most wbits)
    * so that all weight codes take at most this many bits (quant/mixed.h). */
@@ -72,6 +75,8 @@ typedef struct zsq_qresult {
   int n_points;
   zsq_qlayer *layers;
   int n_layers;
+  /* reconstruction units, and those trained with the PD term / distribution-corrected */
+  int recon_units, pd_units, dc_units;
 } zsq_qresult;
 
 /* calib: count images, NCHW logical, in the model's normalised input space. */

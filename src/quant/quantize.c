@@ -449,11 +449,15 @@ zsq_status zsq_quantize_graph(const zsq_graph *g, const zsq_qscheme *sc, const f
   if (!wok || !aok) return zsq_fail(err, ZSQ_ERR_INVALID_ARG, "bit widths must be 8, 4, 3 or 2");
   if (count < 1) return zsq_fail(err, ZSQ_ERR_INVALID_ARG, "quantization needs calibration images");
   if (sc->recon == ZSQ_RECON_NONE && (sc->qdrop > 0 || sc->aquant_borders || sc->learn_act_steps ||
-                                      sc->learn_weight_steps || sc->pd_loss)) {
-    return zsq_fail(err, ZSQ_ERR_INVALID_ARG,
-                    "QDrop, AQuant borders, LSQ and GENIE-M steps and the PD loss are learned in "
-                    "reconstruction: choose a method");
+                                      sc->learn_weight_steps || sc->pd_loss || sc->pd_dc)) {
+    return zsq_fail(
+        err, ZSQ_ERR_INVALID_ARG,
+        "QDrop, AQuant borders, LSQ and GENIE-M steps, the PD loss and the distribution "
+        "correction are learned in reconstruction: choose a method");
   }
+  if (sc->pd_dc && !(sc->pd_dc_lamb > 0 && sc->pd_dc_steps >= 1))
+    return zsq_fail(err, ZSQ_ERR_INVALID_ARG,
+                    "the distribution correction needs lamb_c > 0 and at least one step");
   if (sc->recon != ZSQ_RECON_NONE && sc->recon_iters < 1)
     return zsq_fail(err, ZSQ_ERR_INVALID_ARG, "reconstruction needs at least one step");
   if (!(sc->qdrop >= 0.0f && sc->qdrop < 1.0f))
@@ -462,9 +466,9 @@ zsq_status zsq_quantize_graph(const zsq_graph *g, const zsq_qscheme *sc, const f
   zsq_status st = out->folded ? ZSQ_OK : zsq_fail(err, ZSQ_ERR_NOMEM, "out of memory");
   if (st == ZSQ_OK) st = zsq_graph_fold_batchnorm(out->folded, err);
   if (st == ZSQ_OK) st = zsq_graph_fuse_activations(out->folded, err);
-  zsq_bn_stats *stats = NULL; /* analytic bias correction: the folded convs' BN statistics */
+  zsq_bn_stats *stats = NULL; /* analytic bias correction, DC: the folded convs' BN statistics */
   const size_t n_stats = out->folded ? out->folded->n_tensors : 0;
-  if (st == ZSQ_OK && sc->bias_correction == ZSQ_BIAS_CORRECTION_ANALYTIC)
+  if (st == ZSQ_OK && (sc->bias_correction == ZSQ_BIAS_CORRECTION_ANALYTIC || sc->pd_dc))
     st = zsq_bn_stats_collect(g, out->folded, &stats, err);
   if (st == ZSQ_OK && sc->cle) st = zsq_cle(out->folded, stats, CLE_SWEEPS, NULL, err);
   if (st == ZSQ_OK) st = find_points(out, sc, err);
@@ -472,7 +476,7 @@ zsq_status zsq_quantize_graph(const zsq_graph *g, const zsq_qscheme *sc, const f
   if (st == ZSQ_OK) st = calibrate(out, sc, calib, count, tp, err);
   if (st == ZSQ_OK) st = build_sim(out, sc, NULL, &out->sim, err);
   if (st == ZSQ_OK && sc->recon != ZSQ_RECON_NONE) {
-    st = zsq_reconstruct(out, sc, calib, count, tp, err);
+    st = zsq_reconstruct(out, sc, stats, calib, count, tp, err);
   }
   if (st == ZSQ_OK && sc->bias_correction == ZSQ_BIAS_CORRECTION_EMPIRICAL)
     st = bias_correct(out, calib, count, tp, err);

@@ -2,7 +2,8 @@
  * activation steps, GENIE-M weight steps and AQuant borders: Adam on the rounding variables of
  * every layer of the unit (with the steps, quant/recon_steps.h) and then on the borders of every
  * FakeQuant in it, loss Σ_channels (ŷ − y)² averaged over images and pixels (ptq.md §3–5), plus
- * optionally PD-Quant's prediction difference through the float rest of the network (§6.2). */
+ * optionally PD-Quant's prediction difference through the float rest of the network (§6.2) and
+ * its distribution-corrected float targets (§6.1). */
 #include "quant/recon.h"
 
 #include <stdlib.h>
@@ -15,6 +16,7 @@
 #include "float/plan.h"
 #include "quant/adaround.h"
 #include "quant/blocks.h"
+#include "quant/recon_dc.h"
 #include "quant/recon_pd.h"
 #include "quant/recon_steps.h"
 
@@ -272,11 +274,34 @@ static zsq_status unit_learn(unit *u, zsq_qresult *r, const zsq_qscheme *sc, con
   return st;
 }
 
+/* With sc->pd_dc, replaces the unit's float inputs xl (n images) by their distribution-corrected
+ * copies and the targets y by the float unit's output on them; a unit without a BN-folded conv
+ * keeps both. Counts a corrected unit in r->dc_units. */
+static zsq_status unit_correct(zsq_qresult *r, const zsq_qscheme *sc, const zsq_bn_stats *stats,
+                               const zsq_block *b, const zsq_value *xf, int64_t mb, float *xl,
+                               float *y, pthreadpool_t tp, zsq_err *err) {
+  zsq_dc dc = {0};
+  const int64_t n = xf->dims[0];
+  float *xc = NULL;
+  zsq_status st = zsq_dc_init(&dc, r->folded, stats, b, xf, mb, sc->pd_dc_lamb, tp, err);
+  if (st == ZSQ_OK && dc.n_bn > 0) {
+    xc = malloc(xf->numel * sizeof(float));
+    st = xc ? zsq_dc_correct(&dc, xl, n, sc->pd_dc_steps, ZSQ_DC_LR, xc, y, err)
+            : zsq_fail(err, ZSQ_ERR_NOMEM, "out of memory");
+    if (st == ZSQ_OK) memcpy(xl, xc, xf->numel * sizeof(float)), r->dc_units++;
+  }
+  free(xc);
+  zsq_dc_free(&dc);
+  return st;
+}
+
 /* Reconstructs one unit from the simulation's current state; zf: the float logits of the n
- * images (k each) when the PD term is on, else NULL. */
-static zsq_status unit_run(zsq_qresult *r, const zsq_qscheme *sc, const zsq_block *b, zsq_fplan *pf,
-                           const float *calib, int64_t n, const float *zf, int64_t k, zsq_rng *rng,
-                           pthreadpool_t tp, zsq_err *err) {
+ * images (k each) when the PD term is on, else NULL; stats: the BN statistics when the float
+ * inputs are distribution-corrected, else NULL. */
+static zsq_status unit_run(zsq_qresult *r, const zsq_qscheme *sc, const zsq_bn_stats *stats,
+                           const zsq_block *b, zsq_fplan *pf, const float *calib, int64_t n,
+                           const float *zf, int64_t k, zsq_rng *rng, pthreadpool_t tp,
+                           zsq_err *err) {
   zsq_fplan *ps = NULL;
   ZSQ_TRY(zsq_fplan_create(r->sim, n, tp, &ps, err));
   zsq_value_from_logical(zsq_fplan_value(ps, r->sim->inputs[0]), calib);
@@ -294,10 +319,14 @@ static zsq_status unit_run(zsq_qresult *r, const zsq_qscheme *sc, const zsq_bloc
   if (st == ZSQ_OK) st = zsq_fplan_create(u.g, mb, tp, &u.p, err);
   if (st == ZSQ_OK) st = unit_vars(&u, r, sc, b, mb, err);
   if (st == ZSQ_OK && zf) st = zsq_pd_init(&pd, r->folded, b->exit, yf, zf, k, mb, tp, &pd_on, err);
+  r->pd_units += pd_on;
   if (st == ZSQ_OK) {
     zsq_value_to_logical(xs, x);
     zsq_value_to_logical(xf, xl);
     zsq_value_to_logical(yf, y);
+    if (stats) st = unit_correct(r, sc, stats, b, xf, mb, xl, y, tp, err);
+  }
+  if (st == ZSQ_OK) {
     const unit_data d = {x, xl, y, n, (int64_t)xs->numel / n, (int64_t)yf->numel / n};
     st = unit_learn(&u, r, sc, &d, pd_on ? &pd : NULL, mb, rng, tp, err);
   }
@@ -308,8 +337,8 @@ static zsq_status unit_run(zsq_qresult *r, const zsq_qscheme *sc, const zsq_bloc
   return st;
 }
 
-zsq_status zsq_reconstruct(zsq_qresult *r, const zsq_qscheme *sc, const float *calib, int64_t count,
-                           pthreadpool_t tp, zsq_err *err) {
+zsq_status zsq_reconstruct(zsq_qresult *r, const zsq_qscheme *sc, const zsq_bn_stats *stats,
+                           const float *calib, int64_t count, pthreadpool_t tp, zsq_err *err) {
   const int64_t n = count < MAX_IMAGES ? count : MAX_IMAGES;
   zsq_block *blocks = NULL;
   int n_blocks = 0;
@@ -317,6 +346,8 @@ zsq_status zsq_reconstruct(zsq_qresult *r, const zsq_qscheme *sc, const float *c
   float *zf = NULL; /* the float logits, for the PD term */
   int64_t k = 0;
   zsq_status st = zsq_blocks(r, sc->recon == ZSQ_RECON_ADAROUND, &blocks, &n_blocks, err);
+  r->recon_units = n_blocks;
+  r->pd_units = r->dc_units = 0;
   if (st == ZSQ_OK) st = zsq_fplan_create(r->folded, n, tp, &pf, err);
   if (st == ZSQ_OK) {
     zsq_value_from_logical(zsq_fplan_value(pf, r->folded->inputs[0]), calib);
@@ -334,7 +365,7 @@ zsq_status zsq_reconstruct(zsq_qresult *r, const zsq_qscheme *sc, const float *c
   zsq_rng rng;
   zsq_rng_seed(&rng, 12345 + sc->seed);
   for (int i = 0; st == ZSQ_OK && i < n_blocks; i++)
-    st = unit_run(r, sc, &blocks[i], pf, calib, n, zf, k, &rng, tp, err);
+    st = unit_run(r, sc, sc->pd_dc ? stats : NULL, &blocks[i], pf, calib, n, zf, k, &rng, tp, err);
   zsq_fplan_destroy(pf);
   free(blocks), free(zf);
   return st;
