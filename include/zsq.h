@@ -187,32 +187,34 @@ enum {
 };
 
 typedef struct zsq_quant_options {
-  int wbits, abits;         /* 8, 4, 3 or 2 */
-  int quantize_all;         /* 0: first and last layer stay at 8 bits (the default scheme) */
-  const char *act_range;    /* "minmax", "percentile" or "mse" (NULL: mse) */
-  const char *weight_range; /* "minmax" or "mse" (NULL: mse) */
-  float percentile;         /* for act_range "percentile" (0: 99.99) */
-  int bias_correction;      /* ZSQ_BIAS_CORRECTION_*: none (0), empirical or analytic */
-  int cle;                  /* 1: cross-layer equalisation before calibration (a ReLU6 between
-                               equalised layers becomes a ReLU) */
-  const char *recon;        /* NULL: none; "adaround" (per layer) or "brecq" (per block) */
-  int recon_iters;          /* Adam steps per layer or block (0: 1000) */
-  float qdrop;              /* QDrop: drop probability of each activation quantization while
-                               reconstructing (0: off); needs recon */
-  const char *border;       /* NULL / "nearest", or "aquant": learned per-channel activation
-                               rounding borders; needs recon */
-  int learn_act_steps;      /* 1: LSQ, the activation steps learned with the rounding; needs
-                               recon */
-  int learn_weight_steps;   /* 1: GENIE-M, the per-channel weight steps learned with the
-                               rounding; needs recon */
-  int pd_loss;              /* 1: PD-Quant's prediction-difference loss, KL to the float logits
-                               through the float rest of the network; needs recon */
-  int pd_dc;                /* 1: PD-Quant's distribution correction: each unit's float input is
-                               optimised towards its BatchNorm statistics before it builds the
-                               float targets; needs recon */
-  float pd_dc_lamb;         /* its lamb_c, the weight 1/lamb_c of ||x − x0||² (0: 0.02) */
-  int pd_dc_steps;          /* its Adam steps per minibatch of 32 (0: 500) */
-  uint64_t seed;            /* reconstruction minibatches and QDrop draws */
+  int wbits, abits;          /* 8, 4, 3 or 2 */
+  int quantize_all;          /* 0: first and last layer stay at 8 bits (the default scheme) */
+  const char *act_range;     /* "minmax", "percentile" or "mse" (NULL: mse) */
+  const char *weight_range;  /* "minmax" or "mse" (NULL: mse) */
+  const char *weight_scheme; /* "sym" or "asym" (NULL: sym): asym gives every layer below 8 bits
+                                a zero point per output channel; 8-bit layers stay symmetric */
+  float percentile;          /* for act_range "percentile" (0: 99.99) */
+  int bias_correction;       /* ZSQ_BIAS_CORRECTION_*: none (0), empirical or analytic */
+  int cle;                   /* 1: cross-layer equalisation before calibration (a ReLU6 between
+                                equalised layers becomes a ReLU) */
+  const char *recon;         /* NULL: none; "adaround" (per layer) or "brecq" (per block) */
+  int recon_iters;           /* Adam steps per layer or block (0: 1000) */
+  float qdrop;               /* QDrop: drop probability of each activation quantization while
+                                reconstructing (0: off); needs recon */
+  const char *border;        /* NULL / "nearest", or "aquant": learned per-channel activation
+                                rounding borders; needs recon */
+  int learn_act_steps;       /* 1: LSQ, the activation steps learned with the rounding; needs
+                                recon */
+  int learn_weight_steps;    /* 1: GENIE-M, the per-channel weight steps learned with the
+                                rounding; needs recon */
+  int pd_loss;               /* 1: PD-Quant's prediction-difference loss, KL to the float logits
+                                through the float rest of the network; needs recon */
+  int pd_dc;                 /* 1: PD-Quant's distribution correction: each unit's float input is
+                                optimised towards its BatchNorm statistics before it builds the
+                                float targets; needs recon */
+  float pd_dc_lamb;          /* its lamb_c, the weight 1/lamb_c of ||x − x0||² (0: 0.02) */
+  int pd_dc_steps;           /* its Adam steps per minibatch of 32 (0: 500) */
+  uint64_t seed;             /* reconstruction minibatches and QDrop draws */
   int threads;
   /* Mixed precision (either > 0): weight bits per layer from {8, 4, 3, 2}, at most wbits, chosen
    * by per-layer sensitivity so that the weight codes fit budget_bytes, or budget_fraction of
@@ -229,6 +231,8 @@ typedef struct zsq_quant_layer {
   double isolated_sqnr_db;    /* output, only this layer quantized */
   double accumulated_sqnr_db; /* output, the whole model quantized */
   int64_t weights;            /* weight codes (wbits each) */
+  int weight_asym;            /* 1: asymmetric weights, a zero point per output channel */
+  int wzero_min, wzero_max;   /* the range of those zero points (0 when symmetric) */
 } zsq_quant_layer;
 
 /* Quantize m with the calibration set; out becomes the simulated quantized model (a float graph

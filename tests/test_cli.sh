@@ -151,6 +151,17 @@ if ! grep -q 'pd-loss: 11 of 11 units' "$tmp/err" || ! grep -q '"recon_units": 1
   fail=$((fail + 1))
 fi
 expect 0 'integer runtime' -- eval "$tmp/g.zsq" --data fmnist --limit 50
+# Asymmetric weights: zero points below 8 bits (the report's W zp column), the integer runtime on
+# the 8-bit-weight kernels, BRECQ with GENIE-M steps on top, mixed precision on top.
+expect 2 '--weight-scheme expects sym or asym' -- quantize "$model" --bits w4a4 --weight-scheme zero
+expect 2 '--weight-scheme expects sym or asym' -- quantize "$model" --bits w4a4 --weight-scheme
+expect 0 'W2A4 \(first/last 8-bit, asymmetric weights\)' -- quantize "$model" --bits w2a4 --calib "$tmp/a.zsd" --weight-scheme asym --weight-range minmax -o "$tmp/z.zsq"
+expect 0 'layers\.0/conv1/Conv +2 +[0-3]\.\.[0-3] ' -- report "$tmp/z.zsq"
+expect 0 '"weight_scheme": "asym", "weight_zero_point_min": [0-3]' -- report "$tmp/z.zsq" --format json
+expect 0 'integer runtime \(zsq_qu8_qc8w_' -- eval "$tmp/z.zsq" --data fmnist --limit 50
+expect 0 'wrote .*zg.zsq' -- quantize "$model" --bits w3a4 --calib "$tmp/a.zsd" --weight-scheme asym --recon brecq --recon-iters 2 --genie-m -o "$tmp/zg.zsq"
+expect 0 'integer runtime' -- eval "$tmp/zg.zsq" --data fmnist --limit 50
+expect 0 'weights: [0-9]+ codes in [0-9]+ bytes \(3\.[0-9]+ bits' -- quantize "$model" --bits w4a4 --calib "$tmp/a.zsd" --weight-scheme asym --budget 45%
 expect 2 '--budget expects' -- quantize "$model" --bits w4a4 --budget 120%
 expect 0 'weights: [0-9]+ codes in [0-9]+ bytes \(3\.[0-9]+ bits' -- quantize "$model" --bits w4a4 --calib "$tmp/a.zsd" --budget 45%
 

@@ -102,7 +102,7 @@ TEST(MixedSensitivity, FewerBitsHurtMoreOnTheTeacher) {
     v = static_cast<float>(r >> 8) / 16777216.0f * 3.0f - 1.0f;
   }
   ASSERT_EQ(zsq_mixed_sensitivity(g, l.data(), static_cast<int>(l.size()), calib.data(), 16, 0,
-                                  ZSQ_RANGE_MSE, nullptr, &err),
+                                  ZSQ_RANGE_MSE, 0, nullptr, &err),
             ZSQ_OK)
       << err.msg;
   int monotone = 0;

@@ -8,6 +8,7 @@
 
 #include <cmath>
 #include <cstdio>
+#include <cstring>
 #include <random>
 #include <string>
 #include <vector>
@@ -25,6 +26,7 @@ extern "C" {
 #include "io/onnx_import.h"
 #include "quant/quant.h"
 #include "quant/ranges.h"
+#include "quant/wquant.h"
 }
 
 using namespace zsqtest;
@@ -334,10 +336,79 @@ TEST(QuantRanges, MseWeightScaleNeverLosesToMinMax) {
       }
       return e;
     };
-    const float smm = zsq_weight_scale(w.data(), 300, bits, ZSQ_RANGE_MINMAX);
-    const float smse = zsq_weight_scale(w.data(), 300, bits, ZSQ_RANGE_MSE);
+    const float smm = zsq_weight_grid(w.data(), 300, bits, 0, ZSQ_RANGE_MINMAX).scale;
+    const float smse = zsq_weight_grid(w.data(), 300, bits, 0, ZSQ_RANGE_MSE).scale;
     EXPECT_LE(err(smse), err(smm)) << bits << " bits";
     if (bits <= 4) EXPECT_LT(smse, smm) << "heavy tails should be clipped at " << bits << " bits";
+  }
+}
+
+// ptq.md §1 by hand: s = (max(w, 0) − min(w, 0)) / (2^b − 1), z = round(−min/s), code =
+// clamp(round(w/s) + z, 0, 2^b − 1), Ŵ = s·(code − z); rows of several shapes, two bit widths.
+TEST(QuantRanges, AsymmetricWeightRowsOnHandComputedValues) {
+  // 4 bits: s = 3.75/15 = 0.25, z = 3; 2 bits, all >= 0: s = 1/3, z = 0; 2 bits, all <= 0:
+  // s = 0.5, z = 3 (the top code); a zero row: s = 1, z = 0.
+  const std::vector<float> w4 = {-0.75f, 0.1f, 0.5f, 3.0f}, w4q = {-0.75f, 0.0f, 0.5f, 3.0f};
+  std::vector<float> dst(4), scale(1), zero(1);
+  zsq_wlayout one = {1, 4, 4, 1};
+  zsq_quantize_weight_rows(w4.data(), &one, 4, 1, ZSQ_RANGE_MINMAX, dst.data(), scale.data(),
+                           zero.data());
+  EXPECT_EQ(scale[0], 0.25f);
+  EXPECT_EQ(zero[0], 3.0f);
+  for (size_t i = 0; i < 4; i++) EXPECT_EQ(dst[i], w4q[i]) << i;
+  // Three rows of 3 stored column-major (estride 3): rows {0.2, 0.4, 1}, {−1.5, −0.3, 0}, {0, 0,
+  // 0}.
+  const std::vector<float> w = {0.2f, -1.5f, 0.0f, 0.4f, -0.3f, 0.0f, 1.0f, 0.0f, 0.0f};
+  const float t = 1.0f / 3.0f;
+  const std::vector<float> want = {t, -1.5f, 0.0f, t, -0.5f, 0.0f, 1.0f, 0.0f, 0.0f};
+  std::vector<float> q(9), s3(3), z3(3);
+  zsq_wlayout cols = {3, 3, 1, 3};
+  zsq_quantize_weight_rows(w.data(), &cols, 2, 1, ZSQ_RANGE_MINMAX, q.data(), s3.data(), z3.data());
+  EXPECT_FLOAT_EQ(s3[0], t);
+  EXPECT_EQ(s3[1], 0.5f);
+  EXPECT_EQ(s3[2], 1.0f);
+  EXPECT_EQ(z3[0], 0.0f);
+  EXPECT_EQ(z3[1], 3.0f);
+  EXPECT_EQ(z3[2], 0.0f);
+  for (size_t i = 0; i < 9; i++) EXPECT_FLOAT_EQ(q[i], want[i]) << i;
+  // 8-bit layers stay symmetric under asym: the same as the symmetric quantizer, zero points 0.
+  std::vector<float> a8(4), s8(4);
+  zsq_quantize_weight_rows(w4.data(), &one, 8, 1, ZSQ_RANGE_MSE, a8.data(), scale.data(),
+                           zero.data());
+  zsq_quantize_weight_rows(w4.data(), &one, 8, 0, ZSQ_RANGE_MSE, s8.data(), nullptr, nullptr);
+  EXPECT_EQ(a8, s8);
+  EXPECT_EQ(zero[0], 0.0f);
+  EXPECT_EQ(scale[0], 3.0f / 127.0f);
+}
+
+// The MSE search over the clipped asymmetric range never loses to min/max, and clips skewed heavy
+// tails; its zero point is an integer code.
+TEST(QuantRanges, AsymmetricMseGridNeverLosesToMinMax) {
+  std::mt19937 rng(5);
+  std::student_t_distribution<float> heavy(3.0f);
+  for (int bits : {2, 3, 4}) {
+    std::vector<float> w(300);
+    for (auto &v : w) v = heavy(rng) + 0.8f;  // skewed: more mass above zero
+    auto err = [&](const zsq_wgrid &g) {
+      const float qmax = static_cast<float>((1 << bits) - 1);
+      double e = 0;
+      for (float v : w) {
+        const float q = std::min(qmax, std::max(0.0f, std::round(v / g.scale) + g.zero));
+        e += (v - (q - g.zero) * g.scale) * (v - (q - g.zero) * g.scale);
+      }
+      return e;
+    };
+    const zsq_wgrid mm = zsq_weight_grid(w.data(), 300, bits, 1, ZSQ_RANGE_MINMAX);
+    const zsq_wgrid mse = zsq_weight_grid(w.data(), 300, bits, 1, ZSQ_RANGE_MSE);
+    EXPECT_EQ(mm.qmin, 0.0f);
+    EXPECT_EQ(mm.qmax, static_cast<float>((1 << bits) - 1));
+    for (const zsq_wgrid &g : {mm, mse}) {
+      EXPECT_EQ(g.zero, std::round(g.zero));
+      EXPECT_GE(g.zero, 0.0f);
+      EXPECT_LE(g.zero, g.qmax);
+    }
+    EXPECT_LE(err(mse), err(mm)) << bits << " bits";
+    EXPECT_LT(mse.scale, mm.scale) << "heavy tails should be clipped at " << bits << " bits";
   }
 }
 
@@ -382,7 +453,7 @@ struct Quantized {
   zsq_status st;
   Quantized(int wbits, int abits, int bias_correction = 0, int recon_iters = 0,
             const char *recon = "adaround", float qdrop = 0.0f, const char *border = nullptr,
-            uint64_t seed = 0) {
+            uint64_t seed = 0, const char *weight_scheme = nullptr) {
     zsq_model_create(&m);
     zsq_model_create(&q);
     zsq_calib_create(&c);
@@ -403,6 +474,7 @@ struct Quantized {
     o.qdrop = qdrop;
     o.border = border;
     o.seed = seed;
+    o.weight_scheme = weight_scheme;
     st = zsq_quantize(m, &o, c, q);
   }
   ~Quantized() {
@@ -525,6 +597,7 @@ TEST(ZsqFile, RoundTripIsExactAndDamageIsRefused) {
   EXPECT_EQ(la.in_scale, lb.in_scale);
   const std::string good = slurp(path), bad = path + ".bad";
   ASSERT_GT(good.size(), 10000u);
+  EXPECT_EQ(good[8], 1) << "symmetric models stay .zsq version 1";
   for (size_t cut :
        {good.size() - 1, good.size() / 2, static_cast<size_t>(70), static_cast<size_t>(9)}) {
     spit(bad, good.substr(0, cut));
@@ -548,8 +621,83 @@ TEST(ZsqFile, RoundTripIsExactAndDamageIsRefused) {
   std::remove(bad.c_str());
 }
 
+// FNV-1a of everything after the 64-byte header (docs/file-format.md), for files edited on purpose.
+void reseal(std::string &b) {
+  uint64_t h = 0xcbf29ce484222325ULL;
+  for (size_t i = 64; i < b.size(); i++) h = (h ^ static_cast<uint8_t>(b[i])) * 0x100000001b3ULL;
+  std::memcpy(&b[24], &h, 8);
+}
+
+template <typename T>
+T field(const std::string &b, size_t at) {
+  T v;
+  std::memcpy(&v, b.data() + at, sizeof v);
+  return v;
+}
+
+// Asymmetric W2A4: saved as version 2 with zero points, loaded bit for bit with the same report;
+// a zero point or a code outside [0, 3], or zero-point codes in a version-1 file, are refused.
+TEST(ZsqFile, ZeroPointsRoundTripAndHostileValuesAreRefused) {
+  Quantized r(2, 4, 0, 0, "adaround", 0.0f, nullptr, 0, "asym");
+  ASSERT_EQ(r.st, ZSQ_OK) << zsq_model_last_error(r.m);
+  const std::string path = "/tmp/zsq-test-asym-" + std::to_string(getpid()) + ".zsq";
+  ASSERT_EQ(zsq_model_save(r.q, path.c_str()), ZSQ_OK) << zsq_model_last_error(r.q);
+  zsq_model *l;
+  zsq_model_create(&l);
+  ASSERT_EQ(zsq_model_load(l, path.c_str()), ZSQ_OK) << zsq_model_last_error(l);
+  std::vector<float> x = fmnist_images(0, 16, nullptr);
+  const std::vector<float> a = logits(r.q, x, 16), b = logits(l, x, 16);
+  for (size_t i = 0; i < a.size(); i++) ASSERT_EQ(a[i], b[i]) << i;
+  int asym = 0;
+  for (size_t i = 0; i < zsq_model_quant_layer_count(l); i++) {
+    zsq_quant_layer la, lb;
+    zsq_model_quant_layer(r.q, i, &la);
+    zsq_model_quant_layer(l, i, &lb);
+    EXPECT_EQ(la.weight_asym, la.wbits < 8) << la.name;
+    EXPECT_EQ(lb.weight_asym, la.weight_asym) << la.name;
+    EXPECT_EQ(lb.wzero_min, la.wzero_min) << la.name;
+    EXPECT_EQ(lb.wzero_max, la.wzero_max) << la.name;
+    EXPECT_LE(0, lb.wzero_min);
+    EXPECT_LE(lb.wzero_min, lb.wzero_max);
+    EXPECT_LE(lb.wzero_max, 3);
+    asym += lb.weight_asym;
+  }
+  EXPECT_EQ(asym, 20);  // 22 layers, first and last at 8 bits
+  const std::string good = slurp(path), bad = path + ".bad";
+  EXPECT_EQ(good[8], 2) << "zero points need .zsq version 2";
+  // The first record of kind 4 (codes with zero points): its zero points and codes in the data.
+  const uint64_t tensors = field<uint64_t>(good, 64 + 16), data = field<uint64_t>(good, 64 + 96);
+  size_t rec = 0;
+  for (uint32_t i = 0; i < field<uint32_t>(good, 32) && rec == 0; i++) {
+    const size_t at = tensors + 128 * i;
+    if (field<uint32_t>(good, at + 4) == 4 && field<uint32_t>(good, at + 12) == 2) rec = at;
+  }
+  ASSERT_NE(rec, 0u);
+  const size_t zero_at = data + field<uint64_t>(good, rec + 120);
+  const size_t code_at = data + field<uint64_t>(good, rec + 80);
+  auto refused = [&](size_t at, char value, const char *why) {
+    std::string c = good;
+    c[at] = value;
+    reseal(c);
+    spit(bad, c);
+    EXPECT_EQ(zsq_model_load(l, bad.c_str()), ZSQ_ERR_FORMAT) << why;
+    EXPECT_NE(std::string(zsq_model_last_error(l)).find(why), std::string::npos)
+        << zsq_model_last_error(l);
+  };
+  refused(zero_at, 4, "zero point is out of range");
+  refused(code_at, 0x07, "code is out of range");  // low nibble 7 > 3
+  refused(code_at, 0x50, "code is out of range");  // high nibble 5 > 3
+  refused(8, 1, "unknown tensor kind");            // version 1 has no zero points
+  zsq_model_destroy(l);
+  std::remove(path.c_str());
+  std::remove(bad.c_str());
+}
+
 TEST(QuantPipeline, ImpossibleRequestsAreRefused) {
-  Quantized r(5, 8), bc(4, 4, ZSQ_BIAS_CORRECTION_ANALYTIC + 1);
+  Quantized r(5, 8), bc(4, 4, ZSQ_BIAS_CORRECTION_ANALYTIC + 1),
+      scheme(4, 4, 0, 0, "adaround", 0.0f, nullptr, 0, "zero");
+  EXPECT_EQ(scheme.st, ZSQ_ERR_INVALID_ARG);
+  EXPECT_NE(std::string(zsq_model_last_error(scheme.m)).find("sym or asym"), std::string::npos);
   EXPECT_EQ(r.st, ZSQ_ERR_INVALID_ARG);
   EXPECT_NE(std::string(zsq_model_last_error(r.m)).find("8, 4, 3 or 2"), std::string::npos);
   EXPECT_EQ(bc.st, ZSQ_ERR_INVALID_ARG);

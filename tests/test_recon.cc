@@ -27,10 +27,11 @@ using namespace zsqtest;
 
 namespace {
 
-// GENIE-M's weights Ŵ = s·clamp(floor(W/s0) + h(V), qmin, qmax): dLoss/ds per row is exact (the
-// base does not move with s) and dLoss/dV (with the regulariser) is smooth where 0 < h < 1; both
-// against central differences of L = Σ r·Ŵ + reg·Σ (1 − |2h − 1|^β), with s away from s0.
-TEST(QuantRecon, GenieWeightStepAndRoundingGradientsMatchFiniteDifferences) {
+// GENIE-M's weights Ŵ = s·(clamp(floor(W/s0) + h(V) + z, qmin, qmax) − z): dLoss/ds per row is
+// exact (the base does not move with s) and dLoss/dV (with the regulariser) is smooth where
+// 0 < h < 1; both against central differences of L = Σ r·Ŵ + reg·Σ (1 − |2h − 1|^β), with s away
+// from s0. zeros: the rows' zero points (asymmetric), or nullptr (symmetric, z = 0).
+void check_rounding_gradients(float *zeros, float qmin, float qmax) {
   const int64_t rows = 3, len = 40;
   std::mt19937 rng(2);
   std::normal_distribution<float> nw(0.0f, 0.3f);
@@ -44,7 +45,8 @@ TEST(QuantRecon, GenieWeightStepAndRoundingGradientsMatchFiniteDifferences) {
   l.row_stride = static_cast<int>(len);
   l.elem_stride = 1;
   l.wscale = s0.data();
-  zsq_round_vars j{&l, w.data(), rows * len, -2.0f, 1.0f, v.data(), s.data()};
+  l.wzero = zeros;
+  zsq_round_vars j{&l, w.data(), rows * len, qmin, qmax, v.data(), s.data()};
   zsq_round_init(&j);
   EXPECT_EQ(s, s0);
   for (int64_t o = 0; o < rows; o++) s[static_cast<size_t>(o)] *= 1.1f + 0.05f * o;
@@ -73,6 +75,24 @@ TEST(QuantRecon, GenieWeightStepAndRoundingGradientsMatchFiniteDifferences) {
     EXPECT_NEAR(fd(&s[o], 1e-3f), gs[o], 2e-3 * std::fabs(gs[o]) + 1e-3) << "row " << o;
   for (size_t i = 0; i < w.size(); i += 7)
     EXPECT_NEAR(fd(&v[i], 1e-2f), gv[i], 2e-2 * std::fabs(gv[i]) + 1e-3) << "weight " << i;
+  // The zero point shifts which codes clamp: some weights of each kind must be clamped.
+  int clamped = 0;
+  zsq_round_weights(&j, 0, wq.data());
+  for (size_t i = 0; i < w.size(); i++) {
+    const float z = zeros ? zeros[i / len] : 0.0f, q = wq[i] / s[i / len] + z;
+    clamped += std::fabs(q - qmin) < 1e-4f || std::fabs(q - qmax) < 1e-4f;
+  }
+  EXPECT_GT(clamped, 0);
+}
+
+TEST(QuantRecon, GenieWeightStepAndRoundingGradientsMatchFiniteDifferences) {
+  check_rounding_gradients(nullptr, -2.0f, 1.0f);
+}
+
+// The same with 2-bit asymmetric codes [0, 3] and a different zero point per row.
+TEST(QuantRecon, AsymmetricRoundingGradientsMatchFiniteDifferences) {
+  std::vector<float> zeros = {1.0f, 2.0f, 0.0f};
+  check_rounding_gradients(zeros.data(), 0.0f, 3.0f);
 }
 
 // A small random residual network: stem conv, one residual block (two convs, Add, Relu),

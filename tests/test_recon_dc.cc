@@ -119,9 +119,8 @@ struct Fixture {
   zsq_status dc_init(zsq_dc *dc, int u, int64_t mb, float lamb_c) {
     zsq_fplan *p = nullptr;
     EXPECT_EQ(zsq_fplan_create(r.folded, mb, nullptr, &p, &err), ZSQ_OK) << err.msg;
-    const zsq_status st =
-        zsq_dc_init(dc, r.folded, stats, &b[u], zsq_fplan_value(p, b[u].entry), mb, lamb_c,
-                    nullptr, &err);
+    const zsq_status st = zsq_dc_init(dc, r.folded, stats, &b[u], zsq_fplan_value(p, b[u].entry),
+                                      mb, lamb_c, nullptr, &err);
     zsq_fplan_destroy(p);
     return st;
   }
@@ -233,7 +232,8 @@ TEST(QuantReconDc, GradientMatchesFiniteDifferences) {
     std::vector<float> dir(x.size(), 0.0f);
     dir[i] = 1.0f;
     const double want = fd(dir, 1e-2f);
-    if (!std::isnan(want)) EXPECT_NEAR(g[i], want, 0.01 * std::fabs(g[i]) + 2e-3) << "element " << i;
+    if (!std::isnan(want))
+      EXPECT_NEAR(g[i], want, 0.01 * std::fabs(g[i]) + 2e-3) << "element " << i;
   }
   zsq_dc_free(&dc);
 }

@@ -79,7 +79,7 @@ std::string stem_model() {
 
 struct QModel {
   zsq_model *f = nullptr, *q = nullptr;
-  QModel(const char *name, int wbits, int abits, int all = 0, int learned_steps = 0) {
+  QModel(const char *name, int wbits, int abits, int all = 0, int learned_steps = 0, int asym = 0) {
     zsq_model_create(&f);
     zsq_model_create(&q);
     if (std::string(name) == "stem") {
@@ -100,6 +100,7 @@ struct QModel {
     o.abits = abits;
     o.quantize_all = all;
     o.threads = 2;
+    o.weight_scheme = asym ? "asym" : "sym";
     if (learned_steps) {  // BRECQ + QDrop with LSQ and GENIE-M steps
       o.recon = "brecq";
       o.recon_iters = 20;
@@ -190,15 +191,23 @@ StepStats compare_layer_by_layer(zsq_model *q, int64_t batch, const char *isa) {
 
 struct Case {
   const char *model;
-  int wbits, abits, all, learned_steps;
+  int wbits, abits, all, learned_steps, asym;
 };
 
 class RuntimeContract : public ::testing::TestWithParam<Case> {};
 
 TEST_P(RuntimeContract, EveryStoredTensorWithinOneCodeOfTheSimulation) {
   const Case c = GetParam();
-  QModel m(c.model, c.wbits, c.abits, c.all, c.learned_steps);
+  QModel m(c.model, c.wbits, c.abits, c.all, c.learned_steps, c.asym);
   ASSERT_TRUE(zsq_model_is_quantized(m.q));
+  int asym_layers = 0;  // asym: every layer below 8 bits has zero points, none spans a 0-only row
+  for (size_t i = 0; i < zsq_model_quant_layer_count(m.q); i++) {
+    zsq_quant_layer l;
+    zsq_model_quant_layer(m.q, i, &l);
+    EXPECT_EQ(l.weight_asym, c.asym && l.wbits < 8) << l.name;
+    asym_layers += l.weight_asym && l.wzero_max > 0;
+  }
+  if (c.asym) EXPECT_GT(asym_layers, 0);
   const StepStats s = compare_layer_by_layer(m.q, 8, nullptr);
   EXPECT_GT(s.codes, 0);
   EXPECT_EQ(s.worse, 0) << "codes more than one step from the simulation";
@@ -206,24 +215,30 @@ TEST_P(RuntimeContract, EveryStoredTensorWithinOneCodeOfTheSimulation) {
   EXPECT_LT(static_cast<double>(s.off_by_one), 1e-3 * static_cast<double>(s.codes))
       << s.off_by_one << " of " << s.codes;
   EXPECT_LT(s.max_rel_f32, 1e-4);
-  std::printf("%s W%dA%d: %lld codes, %lld off by one, float outputs within %.2g relative\n",
-              c.model, c.wbits, c.abits, static_cast<long long>(s.codes),
+  std::printf("%s W%dA%d%s: %lld codes, %lld off by one, float outputs within %.2g relative\n",
+              c.model, c.wbits, c.abits, c.asym ? " asym" : "", static_cast<long long>(s.codes),
               static_cast<long long>(s.off_by_one), s.max_rel_f32);
 }
 
 INSTANTIATE_TEST_SUITE_P(
     Bits, RuntimeContract,
-    ::testing::Values(Case{"resnet20.onnx", 8, 8, 0, 0}, Case{"resnet20.onnx", 4, 8, 0, 0},
-                      Case{"resnet20.onnx", 4, 4, 0, 0}, Case{"resnet20.onnx", 3, 3, 0, 0},
-                      Case{"resnet20.onnx", 2, 4, 0, 0}, Case{"resnet20.onnx", 2, 2, 1, 0},
-                      Case{"mobilenetv2.onnx", 8, 8, 0, 0}, Case{"mobilenetv2.onnx", 4, 4, 0, 0},
-                      Case{"mobilenetv2.onnx", 2, 2, 1, 0}, Case{"stem", 8, 8, 0, 0},
-                      Case{"stem", 4, 4, 1, 0}, Case{"resnet20.onnx", 2, 4, 0, 1},
-                      Case{"mobilenetv2.onnx", 4, 4, 0, 1}));
+    ::testing::Values(Case{"resnet20.onnx", 8, 8, 0, 0, 0}, Case{"resnet20.onnx", 4, 8, 0, 0, 0},
+                      Case{"resnet20.onnx", 4, 4, 0, 0, 0}, Case{"resnet20.onnx", 3, 3, 0, 0, 0},
+                      Case{"resnet20.onnx", 2, 4, 0, 0, 0}, Case{"resnet20.onnx", 2, 2, 1, 0, 0},
+                      Case{"mobilenetv2.onnx", 8, 8, 0, 0, 0},
+                      Case{"mobilenetv2.onnx", 4, 4, 0, 0, 0},
+                      Case{"mobilenetv2.onnx", 2, 2, 1, 0, 0}, Case{"stem", 8, 8, 0, 0, 0},
+                      Case{"stem", 4, 4, 1, 0, 0}, Case{"resnet20.onnx", 2, 4, 0, 1, 0},
+                      Case{"mobilenetv2.onnx", 4, 4, 0, 1, 0},
+                      // zero points (docs/quantization.md): dense and depthwise on the 8-bit-weight
+                      // kernels, and with BRECQ + QDrop + LSQ + GENIE-M steps on top
+                      Case{"resnet20.onnx", 4, 4, 0, 0, 1}, Case{"resnet20.onnx", 2, 4, 0, 0, 1},
+                      Case{"resnet20.onnx", 2, 2, 1, 0, 1}, Case{"mobilenetv2.onnx", 4, 4, 0, 0, 1},
+                      Case{"resnet20.onnx", 2, 4, 0, 1, 1}));
 
 // Top-1 of the integer runtime and of the simulation on the whole test set.
-void agreement(const char *model, int wbits, int abits) {
-  QModel m(model, wbits, abits);
+void agreement(const char *model, int wbits, int abits, int asym = 0) {
+  QModel m(model, wbits, abits, 0, 0, asym);
   const int64_t total = 10000, batch = 500;
   zsq_session *sim = nullptr, *integer = nullptr;
   zsq_session_options so{batch, nullptr, 2, 1, 1, nullptr};
@@ -254,12 +269,16 @@ void agreement(const char *model, int wbits, int abits) {
   zsq_session_destroy(integer);
   EXPECT_GE(agree, total - total / 1000) << "agreement " << agree << " of " << total;
   EXPECT_GT(right_int, 8000) << "integer accuracy";
-  std::printf("%s W%dA%d: simulation %.2f %%, integer %.2f %%, agreement %.2f %%\n", model, wbits,
-              abits, right_sim / 100.0, right_int / 100.0, agree / 100.0);
+  std::printf("%s W%dA%d%s: simulation %.2f %%, integer %.2f %%, agreement %.2f %%\n", model, wbits,
+              abits, asym ? " asym" : "", right_sim / 100.0, right_int / 100.0, agree / 100.0);
 }
 
 TEST(RuntimeAgreement, ResNet20W4A4TopOneOnTheTestSet) {
   agreement("resnet20.onnx", 4, 4);
+}
+
+TEST(RuntimeAgreement, ResNet20W4A4AsymmetricWeightsTopOneOnTheTestSet) {
+  agreement("resnet20.onnx", 4, 4, 1);
 }
 
 TEST(RuntimeAgreement, MobileNetV2W4A8TopOneOnTheTestSet) {

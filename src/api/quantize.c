@@ -61,6 +61,11 @@ zsq_status zsq_quantize(zsq_model *m, const zsq_quant_options *o, const zsq_cali
       sc.weight_range == ZSQ_RANGE_PERCENTILE) {
     return zsq_fail(&m->err, ZSQ_ERR_INVALID_ARG, "weight range must be minmax or mse");
   }
+  if (o->weight_scheme != NULL && strcmp(o->weight_scheme, "asym") == 0) {
+    sc.weight_asym = 1;
+  } else if (o->weight_scheme != NULL && strcmp(o->weight_scheme, "sym") != 0) {
+    return zsq_fail(&m->err, ZSQ_ERR_INVALID_ARG, "weight scheme must be sym or asym");
+  }
   if (o->recon == NULL || strcmp(o->recon, "none") == 0) {
     sc.recon = ZSQ_RECON_NONE;
   } else if (strcmp(o->recon, "adaround") == 0) {
@@ -115,6 +120,13 @@ zsq_status zsq_quantize(zsq_model *m, const zsq_quant_options *o, const zsq_cali
     o2->elem_stride = l->elem_stride;
     o2->scale = malloc((size_t)l->wrows * sizeof(float));
     if (o2->scale && l->wscale) memcpy(o2->scale, l->wscale, (size_t)l->wrows * sizeof(float));
+    if (l->wzero != NULL) {
+      o2->zero_point = malloc((size_t)l->wrows * sizeof(float));
+      if (o2->zero_point == NULL)
+        st = ZSQ_ERR_NOMEM;
+      else
+        memcpy(o2->zero_point, l->wzero, (size_t)l->wrows * sizeof(float));
+    }
     if (l->input_point >= 0) {
       const zsq_qpoint *p = &q->points[l->input_point];
       o2->in_min = p->min;
@@ -172,6 +184,12 @@ zsq_status zsq_model_quant_layer(const zsq_model *m, size_t i, zsq_quant_layer *
   out->weight_sqnr_db = l->weight_sqnr_db;
   out->isolated_sqnr_db = l->isolated_sqnr_db;
   out->accumulated_sqnr_db = l->accumulated_sqnr_db;
+  out->weight_asym = l->zero_point != NULL;
+  for (int64_t r = 0; out->weight_asym && r < l->rows; r++) {
+    const int z = (int)l->zero_point[r];
+    out->wzero_min = r == 0 || z < out->wzero_min ? z : out->wzero_min;
+    out->wzero_max = r == 0 || z > out->wzero_max ? z : out->wzero_max;
+  }
   if (l->weight_tensor >= 0 && (size_t)l->weight_tensor < m->graph->n_tensors)
     out->weights = zsq_tensor_numel(&m->graph->tensors[l->weight_tensor]);
   return ZSQ_OK;

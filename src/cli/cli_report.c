@@ -14,24 +14,30 @@ void zsq_cli_print_report(zsq_model *q, FILE *f, int json) {
   if (json)
     fprintf(f, "{\"layers\": [");
   else
-    fprintf(f, "%-44s %5s %5s %10s %10s %8s %8s %8s\n", "layer", "wbits", "abits", "in min",
-            "in max", "W SQNR", "iso dB", "acc dB");
+    fprintf(f, "%-44s %5s %7s %5s %10s %10s %8s %8s %8s\n", "layer", "wbits", "W zp", "abits",
+            "in min", "in max", "W SQNR", "iso dB", "acc dB");
   for (size_t i = 0; i < n; i++) {
     zsq_model_quant_layer(q, i, &l);
     if (json) {
       fprintf(f, "%s\n  {\"name\": ", i ? "," : "");
       zsq_json_string(f, l.name);
-      fprintf(
-          f,
-          ", \"wbits\": %d, \"abits\": %d, \"in_min\": %.6g, \"in_max\": %.6g, \"in_scale\": %.6g, "
-          "\"in_zero_point\": %g, \"weight_sqnr_db\": %.2f, \"isolated_sqnr_db\": %.2f, "
-          "\"accumulated_sqnr_db\": %.2f}",
-          l.wbits, l.abits, l.in_min, l.in_max, l.in_scale, l.in_zero_point, l.weight_sqnr_db,
-          l.isolated_sqnr_db, l.accumulated_sqnr_db);
+      fprintf(f, ", \"wbits\": %d, \"weight_scheme\": \"%s\"", l.wbits,
+              l.weight_asym ? "asym" : "sym");
+      if (l.weight_asym)
+        fprintf(f, ", \"weight_zero_point_min\": %d, \"weight_zero_point_max\": %d", l.wzero_min,
+                l.wzero_max);
+      fprintf(f,
+              ", \"abits\": %d, \"in_min\": %.6g, \"in_max\": %.6g, \"in_scale\": %.6g, "
+              "\"in_zero_point\": %g, \"weight_sqnr_db\": %.2f, \"isolated_sqnr_db\": %.2f, "
+              "\"accumulated_sqnr_db\": %.2f}",
+              l.abits, l.in_min, l.in_max, l.in_scale, l.in_zero_point, l.weight_sqnr_db,
+              l.isolated_sqnr_db, l.accumulated_sqnr_db);
     } else {
-      fprintf(f, "%-44.44s %5d %5d %10.4g %10.4g %8.2f %8.2f %8.2f%s\n", l.name, l.wbits, l.abits,
-              l.in_min, l.in_max, l.weight_sqnr_db, l.isolated_sqnr_db, l.accumulated_sqnr_db,
-              i == worst ? "  <- hurts most" : "");
+      char zp[16] = "sym"; /* the zero points' range of an asymmetric layer */
+      if (l.weight_asym) snprintf(zp, sizeof zp, "%d..%d", l.wzero_min, l.wzero_max);
+      fprintf(f, "%-44.44s %5d %7s %5d %10.4g %10.4g %8.2f %8.2f %8.2f%s\n", l.name, l.wbits, zp,
+              l.abits, l.in_min, l.in_max, l.weight_sqnr_db, l.isolated_sqnr_db,
+              l.accumulated_sqnr_db, i == worst ? "  <- hurts most" : "");
     }
   }
   int64_t bits = 0, weights = 0;

@@ -9,9 +9,9 @@
 static const char kHelp[] =
     "usage: zsq quantize MODEL.onnx --bits wXaY [options]\n"
     "\n"
-    "Quantizes the model post-training (BN folded, per-channel symmetric weights, per-tensor\n"
-    "activations, first and last layer at 8 bits) and reports the error of every layer. The\n"
-    "result is the simulated quantized model (docs/quantization.md).\n"
+    "Quantizes the model post-training (BN folded, per-channel weights, symmetric by default,\n"
+    "per-tensor activations, first and last layer at 8 bits) and reports the error of every\n"
+    "layer. The result is the simulated quantized model (docs/quantization.md).\n"
     "\n"
     "options:\n"
     "  --bits wXaY          weight and activation bits, X and Y in {8, 4, 3, 2} (e.g. w4a4)\n"
@@ -22,6 +22,9 @@ static const char kHelp[] =
     "  --synth-batch B      images optimised together for synth:METHOD (default: the method's)\n"
     "  --range R            activation ranges: mse (default), minmax or percentile\n"
     "  --weight-range R     weight ranges: mse (default) or minmax\n"
+    "  --weight-scheme S    weights: sym (default) or asym (a zero point per output channel on\n"
+    "                       every layer below 8 bits; 8-bit layers stay symmetric); the integer\n"
+    "                       runtime holds asym layers at 8 bits per weight\n"
     "  --quantize-all       first and last layer at the target bits too\n"
     "  --bias-correction [M]  bias correction: empirical (the default when M is left out: each\n"
     "                       layer's mean output error on the calibration images) or analytic\n"
@@ -57,7 +60,7 @@ static const char kHelp[] =
     "                       runs it through the simulation\n";
 
 typedef struct q_opts {
-  const char *model, *calib, *report, *out, *range, *wrange, *recon, *border;
+  const char *model, *calib, *report, *out, *range, *wrange, *wscheme, *recon, *border;
   double qdrop, budget_bytes, budget_fraction, dc_lamb;
   int64_t count, iters, sbatch, limit, seed, threads, recon_iters, dc_steps;
   int wbits, abits, all, eval, bias, cle, lsq, genie_m, pd_loss, pd_dc;
@@ -191,6 +194,10 @@ static int parse(int argc, char **argv, q_opts *o) {
       o->range = v;
     } else if (zsq_cli_flag(argc, argv, &i, "--weight-range", &v)) {
       o->wrange = v;
+    } else if (zsq_cli_flag(argc, argv, &i, "--weight-scheme", &v)) {
+      if (v == NULL || (strcmp(v, "sym") != 0 && strcmp(v, "asym") != 0))
+        return zsq_cli_error("--weight-scheme expects sym or asym"), 0;
+      o->wscheme = v;
     } else if (zsq_cli_flag(argc, argv, &i, "--report", &v)) {
       if (v == NULL) return zsq_cli_error("--report needs a file"), 0;
       o->report = v;
@@ -310,6 +317,7 @@ int zsq_cmd_quantize(int argc, char **argv) {
                           .quantize_all = o.all,
                           .act_range = o.range,
                           .weight_range = o.wrange,
+                          .weight_scheme = o.wscheme,
                           .threads = (int)o.threads,
                           .bias_correction = o.bias,
                           .cle = o.cle,
@@ -340,9 +348,11 @@ int zsq_cmd_quantize(int argc, char **argv) {
   if (o.pd_dc) fprintf(stderr, "pd-dc: %d of %d units corrected\n", rs.dc_units, rs.units);
   static const char *const kBias[] = {"", ", empirical bias correction",
                                       ", analytic bias correction"};
-  printf("%s: W%dA%d (%s%s%s), calibration %s (%lld images, %.1f s), quantization %.1f s\n",
-         o.model, o.wbits, o.abits, o.all ? "all layers" : "first/last 8-bit", o.cle ? ", CLE" : "",
-         kBias[o.bias], o.calib, (long long)zsq_calib_count(c), t_calib, t_quant);
+  const int asym = o.wscheme && strcmp(o.wscheme, "asym") == 0;
+  printf("%s: W%dA%d (%s%s%s%s), calibration %s (%lld images, %.1f s), quantization %.1f s\n",
+         o.model, o.wbits, o.abits, o.all ? "all layers" : "first/last 8-bit",
+         asym ? ", asymmetric weights" : "", o.cle ? ", CLE" : "", kBias[o.bias], o.calib,
+         (long long)zsq_calib_count(c), t_calib, t_quant);
   zsq_cli_print_report(q, stdout, 0);
   if (o.out != NULL) {
     st = zsq_model_save(q, o.out);

@@ -7,8 +7,9 @@ static const char kHelp[] =
     "usage: zsq report MODEL.zsq [--format text|json]\n"
     "\n"
     "Prints the per-layer report `zsq quantize` stored in the model: weight and activation bits,\n"
-    "the input range seen on the calibration data, the weight, isolated and accumulated SQNR, the\n"
-    "layer that hurts most, and the size of the weight codes.\n";
+    "the weight scheme (W zp: sym, or the range of an asymmetric layer's zero points), the input\n"
+    "range seen on the calibration data, the weight, isolated and accumulated SQNR, the layer\n"
+    "that hurts most, and the size of the weight codes.\n";
 
 static int print_stored_report(zsq_model *m, const void *format) {
   if (!zsq_model_is_quantized(m)) {

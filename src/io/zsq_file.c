@@ -11,12 +11,13 @@
 #include "io/file_map.h"
 
 #define MAGIC "ZSQMODEL"
-#define VERSION 1u
+#define VERSION 2u /* written when a layer has zero points; else 1, which older zsq reads */
+#define VERSION_SYM 1u
 #define HEADER 64u
 #define ALIGN 64u
 
 enum { SEC_STRINGS, SEC_TENSORS, SEC_NODES, SEC_IOS, SEC_META, SEC_LAYERS, SEC_DATA, SEC_COUNT };
-enum { T_VALUE = 0, T_F32 = 1, T_I64 = 2, T_CODES = 3 };
+enum { T_VALUE = 0, T_F32 = 1, T_I64 = 2, T_CODES = 3, T_ZCODES = 4 }; /* 4: version 2 */
 
 typedef struct header {
   char magic[8];
@@ -40,7 +41,7 @@ typedef struct tensor_rec {
   uint64_t data_off, data_size, scale_off;
   int64_t rows;
   int32_t row_stride, elem_stride;
-  uint64_t reserved;
+  uint64_t zero_off; /* T_ZCODES: one u8 zero point per row in the data section (else 0) */
 } tensor_rec;
 _Static_assert(sizeof(tensor_rec) == 128, "tensor record layout");
 
@@ -212,23 +213,32 @@ static const zsqf_layer *layer_of(const zsqf_layer *l, int n, int tensor) {
   return NULL;
 }
 
-/* Integer codes of Ŵ: one byte each at 8 bits, else two's-complement nibbles, low nibble first. */
+/* Integer codes of Ŵ: one byte each at 8 bits, else two's-complement nibbles, low nibble first;
+ * with zero points, unsigned nibbles (code = Ŵ/scale + zero point) and one u8 zero point per row.
+ */
 static void put_codes(buf *data, const zsq_tensor *t, const zsqf_layer *l, tensor_rec *r) {
   const int64_t n = zsq_tensor_numel(t), len = n / l->rows;
   const float *w = t->data;
+  r->kind = l->zero_point ? T_ZCODES : T_CODES;
   r->bits = (uint32_t)l->wbits;
   r->rows = l->rows;
   r->row_stride = l->row_stride;
   r->elem_stride = l->elem_stride;
   r->scale_off = put(data, l->scale, (size_t)l->rows * sizeof(float));
   align(data);
+  if (l->zero_point) {
+    r->zero_off = put(data, NULL, (size_t)l->rows);
+    for (int64_t o = 0; !data->oom && o < l->rows; o++)
+      data->p[r->zero_off + (size_t)o] = (uint8_t)l->zero_point[o];
+    align(data);
+  }
   r->data_size = l->wbits == 8 ? (uint64_t)n : (uint64_t)(n + 1) / 2;
   r->data_off = put(data, NULL, r->data_size);
   uint8_t *out = data->oom ? NULL : data->p + r->data_off;
   for (int64_t o = 0; out && o < l->rows; o++) {
     for (int64_t k = 0; k < len; k++) {
       const int64_t i = o * l->row_stride + k * l->elem_stride;
-      const int q = (int)lrintf(w[i] / l->scale[o]);
+      const int q = (int)lrintf(w[i] / l->scale[o]) + (l->zero_point ? (int)l->zero_point[o] : 0);
       if (l->wbits == 8)
         out[i] = (uint8_t)(int8_t)q;
       else
@@ -276,7 +286,6 @@ zsq_status zsq_file_write(const char *path, const zsq_graph *g, const zsqf_layer
     if (!x->is_const) {
       r.kind = T_VALUE;
     } else if (l != NULL) {
-      r.kind = T_CODES;
       put_codes(&data, x, l, &r);
     } else {
       r.kind = x->dtype == ZSQ_I64 ? T_I64 : T_F32;
@@ -327,7 +336,9 @@ zsq_status zsq_file_write(const char *path, const zsq_graph *g, const zsqf_layer
   buf *parts[SEC_COUNT] = {&s, &t, &nd, &io, &meta, &lay, &data};
   buf out = {0};
   free(map);
-  header h = {.version = VERSION,
+  int zero_points = 0;
+  for (int i = 0; i < n_layers; i++) zero_points |= layers[i].zero_point != NULL;
+  header h = {.version = zero_points ? VERSION : VERSION_SYM,
               .header_size = HEADER,
               .n_tensors = (uint32_t)n_live,
               .n_nodes = (uint32_t)g->n_nodes,
@@ -376,6 +387,7 @@ typedef struct reader {
   size_t n;
   section sec[SEC_COUNT];
   const char *path;
+  uint32_t version;
   zsq_err *err;
 } reader;
 
@@ -388,6 +400,29 @@ static const char *string_at(reader *r, uint32_t off) {
   if (off >= s->size) return NULL;
   const char *base = (const char *)r->p + s->offset;
   return memchr(base + off, '\0', s->size - off) ? base + off : NULL;
+}
+
+/* Code i of a weight tensor: a byte at 8 bits, else a nibble (two's complement unless unsigned). */
+static int code_at(const uint8_t *src, int64_t i, uint32_t bits, int is_unsigned) {
+  if (bits == 8) return (int8_t)src[i];
+  const uint8_t nib = (uint8_t)(src[i / 2] >> (4 * (i & 1))) & 0xf;
+  return is_unsigned ? nib : ((int8_t)(uint8_t)(nib << 4)) >> 4;
+}
+
+/* The zero points of T_ZCODES (rows u8 in [0, 2^bits − 1]) into layer->zero_point. */
+static zsq_status read_zero_points(reader *r, const tensor_rec *tr, zsqf_layer *layer) {
+  const section *data = &r->sec[SEC_DATA];
+  if (tr->bits == 8) return bad(r, "8-bit weight codes cannot have zero points");
+  if (tr->zero_off > data->size || (uint64_t)tr->rows > data->size - tr->zero_off)
+    return bad(r, "zero points out of bounds");
+  layer->zero_point = malloc((size_t)tr->rows * sizeof(float));
+  if (layer->zero_point == NULL) return zsq_fail(r->err, ZSQ_ERR_NOMEM, "out of memory");
+  const uint8_t *z = r->p + data->offset + tr->zero_off;
+  for (int64_t o = 0; o < tr->rows; o++) {
+    if (z[o] >= 1u << tr->bits) return bad(r, "a weight zero point is out of range");
+    layer->zero_point[o] = (float)z[o];
+  }
+  return ZSQ_OK;
 }
 
 static zsq_status read_tensor(reader *r, const tensor_rec *tr, zsq_tensor *t, zsqf_layer *layer) {
@@ -409,7 +444,8 @@ static zsq_status read_tensor(reader *r, const tensor_rec *tr, zsq_tensor *t, zs
   t->is_const = 1;
   t->dtype = tr->kind == T_I64 ? ZSQ_I64 : ZSQ_F32;
   const size_t esz = tr->kind == T_I64 ? 8 : 4;
-  if (tr->kind != T_CODES) {
+  const int zcodes = tr->kind == T_ZCODES && r->version >= 2;
+  if (tr->kind != T_CODES && !zcodes) {
     if (tr->kind != T_F32 && tr->kind != T_I64) return bad(r, "unknown tensor kind");
     if (tr->data_size != (uint64_t)n * esz)
       return bad(r, "tensor data size disagrees with its dims");
@@ -438,12 +474,14 @@ static zsq_status read_tensor(reader *r, const tensor_rec *tr, zsq_tensor *t, zs
   t->data = w;
   if (layer->scale == NULL || w == NULL) return zsq_fail(r->err, ZSQ_ERR_NOMEM, "out of memory");
   memcpy(layer->scale, r->p + data->offset + tr->scale_off, (size_t)tr->rows * sizeof(float));
+  if (zcodes) ZSQ_TRY(read_zero_points(r, tr, layer));
   for (int64_t o = 0; o < tr->rows; o++) {
+    const int z = zcodes ? (int)layer->zero_point[o] : 0;
     for (int64_t k = 0; k < len; k++) {
       const int64_t i = o * tr->row_stride + k * tr->elem_stride;
-      const int q =
-          bits == 8 ? (int8_t)src[i] : ((int8_t)(uint8_t)((src[i / 2] >> (4 * (i & 1))) << 4)) >> 4;
-      w[i] = (float)q * layer->scale[o];
+      const int q = code_at(src, i, bits, zcodes);
+      if (zcodes && q >= 1 << bits) return bad(r, "a weight code is out of range");
+      w[i] = (float)(q - z) * layer->scale[o];
     }
   }
   return ZSQ_OK;
@@ -453,11 +491,12 @@ static zsq_status read_all(reader *r, zsq_graph *g, zsqf_layer **layers_out, int
   const header *h = (const header *)r->p;
   if (r->n < HEADER + sizeof r->sec || memcmp(h->magic, MAGIC, 8) != 0)
     return bad(r, "no ZSQMODEL header");
-  if (h->version != VERSION || h->header_size != HEADER) {
+  if (h->version < VERSION_SYM || h->version > VERSION || h->header_size != HEADER) {
     return zsq_fail(r->err, ZSQ_ERR_UNSUPPORTED,
-                    "'%s' is .zsq version %u; this zsq reads version %u", r->path, h->version,
-                    VERSION);
+                    "'%s' is .zsq version %u; this zsq reads versions %u to %u", r->path,
+                    h->version, VERSION_SYM, VERSION);
   }
+  r->version = h->version;
   if (h->file_size != r->n) return bad(r, "the file size disagrees with its header (truncated?)");
   if (fnv1a(r->p + HEADER, r->n - HEADER) != h->checksum)
     return bad(r, "the checksum does not match (corrupted)");
@@ -504,9 +543,12 @@ static zsq_status read_all(reader *r, zsq_graph *g, zsqf_layer **layers_out, int
     if (t < 0) return zsq_fail(r->err, ZSQ_ERR_NOMEM, "out of memory");
     zsqf_layer scratch = {0}, *l = &scratch;
     for (size_t k = 0; k < nl; k++) l = layers[k].weight_tensor == t ? &layers[k] : l;
-    if (tr.kind == T_CODES && l == &scratch) return bad(r, "weight codes without a layer");
-    ZSQ_TRY(read_tensor(r, &tr, &g->tensors[t], l));
+    if ((tr.kind == T_CODES || tr.kind == T_ZCODES) && l == &scratch)
+      return bad(r, "weight codes without a layer");
+    const zsq_status st = read_tensor(r, &tr, &g->tensors[t], l);
     free(scratch.scale);
+    free(scratch.zero_point);
+    if (st != ZSQ_OK) return st;
   }
   const int32_t *io = (const int32_t *)(r->p + r->sec[SEC_IOS].offset);
   g->inputs = calloc((size_t)h->n_inputs + 1, sizeof(int));
@@ -593,6 +635,7 @@ void zsq_file_layers_free(zsqf_layer *layers, int n) {
   for (int i = 0; i < n; i++) {
     free(layers[i].name);
     free(layers[i].scale);
+    free(layers[i].zero_point);
   }
   free(layers);
 }

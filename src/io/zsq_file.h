@@ -12,11 +12,12 @@
 typedef struct zsqf_layer {
   char *name; /* the Conv/Gemm node */
   int wbits, abits;
-  int weight_tensor; /* graph tensor holding Ŵ = scale[row] · code */
+  int weight_tensor; /* graph tensor holding Ŵ = scale[row] · (code − zero point) */
   int64_t rows;      /* output channels */
   int row_stride,
       elem_stride; /* element (row r, k) of the logical weights is r·row_stride + k·elem_stride */
   float *scale;    /* rows */
+  float *zero_point; /* rows: Ŵ = scale[row] · (code − zero_point[row]); NULL: symmetric */
   double in_min, in_max;
   float in_scale, in_zero_point;
   double weight_sqnr_db, isolated_sqnr_db, accumulated_sqnr_db;

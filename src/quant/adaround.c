@@ -1,6 +1,6 @@
 /* adaround.c — AdaRound's rounding variables (ptq.md §3.1: rectified sigmoid h(V), ζ = 1.1,
  * γ = −0.1, regulariser Σ 1 − |2h − 1|^β with β annealed 20 → 2 after 20 %) on GENIE-M's
- * integer base floor(W/s0) (ptq.md §5). */
+ * integer base floor(W/s0) (ptq.md §5), shifted by the row's zero point when asymmetric. */
 #include "quant/adaround.h"
 
 #include <math.h>
@@ -13,6 +13,10 @@
 static float rect_sigmoid(float v) {
   const float h = (1.0f / (1.0f + expf(-v))) * (ZETA - GAMMA) + GAMMA;
   return h < 0 ? 0 : (h > 1 ? 1 : h);
+}
+
+static float row_zero(const zsq_qlayer *l, int64_t o) {
+  return l->wzero ? l->wzero[o] : 0.0f;
 }
 
 void zsq_round_init(zsq_round_vars *j) {
@@ -32,12 +36,13 @@ void zsq_round_weights(const zsq_round_vars *j, int hard, float *wq) {
   const zsq_qlayer *l = j->l;
   const int64_t len = j->numel / l->wrows;
   for (int64_t o = 0; o < l->wrows; o++) {
+    const float z = row_zero(l, o);
     for (int64_t k = 0; k < len; k++) {
       const int64_t i = o * l->row_stride + k * l->elem_stride;
       const float h = hard ? (j->v[i] >= 0 ? 1.0f : 0.0f) : rect_sigmoid(j->v[i]);
-      float q = floorf(j->w[i] / l->wscale[o]) + h;
+      float q = floorf(j->w[i] / l->wscale[o]) + h + z;
       q = q < j->qmin ? j->qmin : (q > j->qmax ? j->qmax : q);
-      wq[i] = q * j->s[o];
+      wq[i] = (q - z) * j->s[o];
     }
   }
 }
@@ -47,17 +52,17 @@ void zsq_round_grad(const zsq_round_vars *j, const float *gw, float beta, float 
   const zsq_qlayer *l = j->l;
   const int64_t len = j->numel / l->wrows;
   for (int64_t o = 0; o < l->wrows; o++) {
-    const float s = j->s[o];
+    const float s = j->s[o], z = row_zero(l, o);
     double row = 0.0;
     for (int64_t k = 0; k < len; k++) {
       const int64_t i = o * l->row_stride + k * l->elem_stride;
       const float sg = 1.0f / (1.0f + expf(-j->v[i])), raw = sg * (ZETA - GAMMA) + GAMMA;
       const float base = floorf(j->w[i] / l->wscale[o]);
       float dh = (raw > 0 && raw < 1) ? sg * (1 - sg) * (ZETA - GAMMA) : 0.0f;
-      const float h = raw < 0 ? 0 : (raw > 1 ? 1 : raw), q = base + h;
+      const float h = raw < 0 ? 0 : (raw > 1 ? 1 : raw), q = base + h + z;
       const float qc = q < j->qmin ? j->qmin : (q > j->qmax ? j->qmax : q);
       float g = qc == q ? gw[i] * s : 0.0f;
-      row += (double)gw[i] * qc;
+      row += (double)gw[i] * (qc - z);
       if (reg > 0) {
         const float t = 2 * h - 1, a = fabsf(t);
         g += reg * -beta * powf(a, beta - 1) * (t >= 0 ? 1.0f : -1.0f) * 2.0f;

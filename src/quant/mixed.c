@@ -21,19 +21,19 @@ static double mse(const float *a, const float *b, size_t n) {
 
 /* Sets layer l's weights in plan p to `bits` (0: float) through the scratch buffer wq. */
 static zsq_status set_bits(zsq_fplan *p, const zsq_graph *g, const zsq_mp_layer *l, int bits,
-                           zsq_range_method m, float *wq, zsq_err *err) {
+                           zsq_range_method m, int asym, float *wq, zsq_err *err) {
   const zsq_node *nd = &g->nodes[l->node];
   const zsq_tensor *w = &g->tensors[nd->inputs[1]];
   if (bits == 0) return zsq_fplan_set_constant(p, nd->inputs[1], w->data, err);
   const zsq_wlayout lay = zsq_weight_layout(nd, w);
-  if (isnan(zsq_quantize_weight_rows(w->data, &lay, bits, m, wq, NULL)))
+  if (isnan(zsq_quantize_weight_rows(w->data, &lay, bits, asym, m, wq, NULL, NULL)))
     return zsq_fail(err, ZSQ_ERR_NOMEM, "out of memory");
   return zsq_fplan_set_constant(p, nd->inputs[1], wq, err);
 }
 
 zsq_status zsq_mixed_sensitivity(const zsq_graph *g, zsq_mp_layer *layers, int n,
                                  const float *calib, int64_t count, int base_bits,
-                                 zsq_range_method m, pthreadpool_t tp, zsq_err *err) {
+                                 zsq_range_method m, int asym, pthreadpool_t tp, zsq_err *err) {
   const int64_t batch = count < SENS_IMAGES ? count : SENS_IMAGES;
   if (batch < 1)
     return zsq_fail(err, ZSQ_ERR_INVALID_ARG, "mixed precision needs calibration images");
@@ -55,16 +55,16 @@ zsq_status zsq_mixed_sensitivity(const zsq_graph *g, zsq_mp_layer *layers, int n
   for (int i = 0; i < n; i++)
     layers[i].params = zsq_tensor_numel(&g->tensors[g->nodes[layers[i].node].inputs[1]]);
   for (int i = 0; st == ZSQ_OK && base_bits && i < n; i++)
-    if (!layers[i].fixed_bits) st = set_bits(p, g, &layers[i], base_bits, m, wq, err);
+    if (!layers[i].fixed_bits) st = set_bits(p, g, &layers[i], base_bits, m, asym, wq, err);
   for (int i = 0; st == ZSQ_OK && i < n; i++) {
     zsq_mp_layer *l = &layers[i];
     for (int b = 0; st == ZSQ_OK && !l->fixed_bits && b < ZSQ_MP_NBITS; b++) {
-      st = set_bits(p, g, l, zsq_mp_bits[b], m, wq, err);
+      st = set_bits(p, g, l, zsq_mp_bits[b], m, asym, wq, err);
       if (st != ZSQ_OK) break;
       zsq_fplan_run(p, in, o_y);
       l->sens[b] = mse(y, ref, no);
     }
-    if (st == ZSQ_OK && !l->fixed_bits) st = set_bits(p, g, l, base_bits, m, wq, err);
+    if (st == ZSQ_OK && !l->fixed_bits) st = set_bits(p, g, l, base_bits, m, asym, wq, err);
   }
   free(ref);
   free(y);

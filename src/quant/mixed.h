@@ -21,11 +21,12 @@ typedef struct zsq_mp_layer {
 
 /* Fills sens for every layer that is not fixed, on the first min(count, 64) images of calib
  * (NCHW): the output error against the float model when that layer's weights take each width and
- * every other free layer's weights base_bits (per-channel, method m; base_bits 0: float). Around
+ * every other free layer's weights base_bits (per-channel, method m, zero points below 8 bits
+ * with asym; base_bits 0: float). Around
  * the uniform model the errors of several layers add up far better than around the float one. */
 zsq_status zsq_mixed_sensitivity(const zsq_graph *g, zsq_mp_layer *layers, int n,
                                  const float *calib, int64_t count, int base_bits,
-                                 zsq_range_method m, pthreadpool_t tp, zsq_err *err);
+                                 zsq_range_method m, int asym, pthreadpool_t tp, zsq_err *err);
 
 /* bits[i] for each layer: the choice with the least Σ sens whose weights take at most
  * budget_bits (Σ params·bits, fixed layers included), by dynamic programming over the budget in

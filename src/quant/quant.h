@@ -25,6 +25,7 @@ typedef struct zsq_qscheme {
   int wbits, abits;    /* 8, 4, 3 or 2 */
   int first_last_8bit; /* first and last layer: 8-bit weights and input */
   zsq_range_method act_range, weight_range;
+  int weight_asym;        /* asymmetric weights (a zero point per row) on the layers below 8 bits */
   float percentile;       /* for ZSQ_RANGE_PERCENTILE, e.g. 99.99 */
   int bias_correction;    /* ZSQ_BIAS_CORRECTION_*: empirical, or analytic from BN statistics */
   int cle;                /* cross-layer equalisation of the folded graph (quant/dfq.h) */
@@ -66,6 +67,7 @@ typedef struct zsq_qlayer {
   int64_t wrows;
   int row_stride, elem_stride;
   float *wscale;
+  float *wzero; /* per-row zero points of an asymmetric layer, or NULL (symmetric) */
 } zsq_qlayer;
 
 typedef struct zsq_qresult {
@@ -84,8 +86,27 @@ zsq_status zsq_quantize_graph(const zsq_graph *g, const zsq_qscheme *scheme, con
                               int64_t count, pthreadpool_t tp, zsq_qresult *out, zsq_err *err);
 void zsq_qresult_free(zsq_qresult *r);
 
-/* Scale for symmetric signed b-bit codes of values with max |v| = amax, and the MSE-optimal clip
- * of a weight row (exposed for tests). */
-float zsq_weight_scale(const float *w, int64_t n, int bits, zsq_range_method m);
+/* Whether a layer at `bits` takes asymmetric weights under a scheme that asks for them: 8-bit
+ * layers stay symmetric (their codes minus a zero point would not fit int8). */
+static inline int zsq_weight_asym(int scheme_asym, int bits) {
+  return scheme_asym && bits < 8;
+}
+
+/* The weight codes at `bits`: signed [−2^(b−1), 2^(b−1) − 1], or unsigned [0, 2^b − 1] with a zero
+ * point (asym). */
+static inline void zsq_weight_code_range(int bits, int asym, float *qmin, float *qmax) {
+  *qmin = asym ? 0.0f : -(float)(1 << (bits - 1));
+  *qmax = asym ? (float)((1 << bits) - 1) : (float)((1 << (bits - 1)) - 1);
+}
+
+/* The grid of one weight row: Ŵ = scale·(clamp(round(W/scale) + zero, qmin, qmax) − zero). */
+typedef struct zsq_wgrid {
+  float scale, zero, qmin, qmax;
+} zsq_wgrid;
+
+/* The grid of a weight row of n values at `bits`: symmetric (zero 0, scale from max |w|) or
+ * asymmetric (scale from [min(w, 0), max(w, 0)], integer zero in [0, 2^b − 1]); MSE searches the
+ * range shrunk by 30 .. 100 % for the least squared error (exposed for tests). */
+zsq_wgrid zsq_weight_grid(const float *w, int64_t n, int bits, int asym, zsq_range_method m);
 
 #endif

@@ -193,14 +193,18 @@ static void quantize_weights(zsq_graph *g, zsq_qlayer *l, const zsq_qscheme *sc,
   const zsq_wlayout lay = zsq_weight_layout(n, w);
   if (record) {
     free(l->wscale);
+    free(l->wzero);
     l->wscale = malloc((size_t)lay.rows * sizeof(float));
+    l->wzero = zsq_weight_asym(sc->weight_asym, l->wbits) ? malloc((size_t)lay.rows * sizeof(float))
+                                                          : NULL;
     l->sim_weight = n->inputs[1];
     l->wrows = lay.rows;
     l->row_stride = (int)lay.rstride;
     l->elem_stride = (int)lay.estride;
   }
-  l->weight_sqnr_db = zsq_quantize_weight_rows(w->data, &lay, l->wbits, sc->weight_range, w->data,
-                                               record ? l->wscale : NULL);
+  l->weight_sqnr_db =
+      zsq_quantize_weight_rows(w->data, &lay, l->wbits, sc->weight_asym, sc->weight_range, w->data,
+                               record ? l->wscale : NULL, record ? l->wzero : NULL);
 }
 
 /* Every Conv/Gemm gets a private copy of its weights (folding may share them). */
@@ -422,7 +426,7 @@ static zsq_status choose_bits(zsq_qresult *r, const zsq_qscheme *sc, const float
   }
   if (st == ZSQ_OK)
     st = zsq_mixed_sensitivity(r->folded, ml, r->n_layers, calib, count, sc->wbits,
-                               sc->weight_range, tp, err);
+                               sc->weight_range, sc->weight_asym, tp, err);
   for (int i = 0; st == ZSQ_OK && i < r->n_layers; i++) {
     for (int b = 0; b < ZSQ_MP_NBITS; b++)
       /* Not choices: widths above --bits, and 2 bits without reconstruction (rounding to nearest
@@ -489,7 +493,10 @@ zsq_status zsq_quantize_graph(const zsq_graph *g, const zsq_qscheme *sc, const f
 }
 
 void zsq_qresult_free(zsq_qresult *r) {
-  for (int i = 0; r->layers && i < r->n_layers; i++) free(r->layers[i].wscale);
+  for (int i = 0; r->layers && i < r->n_layers; i++) {
+    free(r->layers[i].wscale);
+    free(r->layers[i].wzero);
+  }
   zsq_graph_free(r->folded);
   zsq_graph_free(r->sim);
   free(r->points);

@@ -6,38 +6,52 @@
 #include "quant/quant.h"
 #include "quant/ranges.h"
 
-/* Squared error of symmetric signed b-bit quantization of w with clip c. */
-static double weight_error(const float *w, int64_t n, int bits, float clip) {
-  const float qmax = (float)((1 << (bits - 1)) - 1), qmin = -(float)(1 << (bits - 1));
-  const float s = clip / qmax, inv = 1.0f / s;
+/* Squared error of quantizing w on grid q. */
+static double weight_error(const float *w, int64_t n, const zsq_wgrid *q) {
+  const float inv = 1.0f / q->scale;
   double e = 0.0;
   for (int64_t i = 0; i < n; i++) {
-    float q = roundf(w[i] * inv);
-    q = q < qmin ? qmin : (q > qmax ? qmax : q);
-    const double d = (double)w[i] - (double)(q * s);
+    float c = roundf(w[i] * inv) + q->zero;
+    c = c < q->qmin ? q->qmin : (c > q->qmax ? q->qmax : c);
+    const double d = (double)w[i] - (double)((c - q->zero) * q->scale);
     e += d * d;
   }
   return e;
 }
 
-float zsq_weight_scale(const float *w, int64_t n, int bits, zsq_range_method m) {
-  float amax = 0.0f;
-  for (int64_t i = 0; i < n; i++) amax = fabsf(w[i]) > amax ? fabsf(w[i]) : amax;
-  if (amax == 0.0f) return 1.0f;
-  const float qmax = (float)((1 << (bits - 1)) - 1);
-  float clip = amax;
-  if (m == ZSQ_RANGE_MSE) {
-    double best = weight_error(w, n, bits, amax);
-    for (int a = 30; a < 100; a++) {
-      const float c = amax * (float)a / 100.0f;
-      const double e = weight_error(w, n, bits, c);
-      if (e < best) {
-        best = e;
-        clip = c;
-      }
+/* The grid covering [lo, hi] (lo <= 0 <= hi): symmetric over max(|lo|, hi), or asymmetric with the
+ * zero point that puts 0 on a code. */
+static zsq_wgrid weight_grid_of(float lo, float hi, int bits, int asym) {
+  zsq_wgrid q = {1.0f, 0.0f, 0.0f, 0.0f};
+  zsq_weight_code_range(bits, asym, &q.qmin, &q.qmax);
+  const float span = asym ? hi - lo : (-lo > hi ? -lo : hi);
+  if (!(span > 0.0f)) return q;
+  q.scale = span / q.qmax;
+  if (asym) {
+    const float z = roundf(-lo / q.scale);
+    q.zero = z < 0.0f ? 0.0f : (z > q.qmax ? q.qmax : z);
+  }
+  return q;
+}
+
+zsq_wgrid zsq_weight_grid(const float *w, int64_t n, int bits, int asym, zsq_range_method m) {
+  float lo = 0.0f, hi = 0.0f;
+  for (int64_t i = 0; i < n; i++) {
+    lo = w[i] < lo ? w[i] : lo;
+    hi = w[i] > hi ? w[i] : hi;
+  }
+  zsq_wgrid best = weight_grid_of(lo, hi, bits, asym);
+  if (m != ZSQ_RANGE_MSE || !(hi - lo > 0.0f)) return best;
+  double best_e = weight_error(w, n, &best);
+  for (int a = 30; a < 100; a++) {
+    const zsq_wgrid q = weight_grid_of(lo * (float)a / 100.0f, hi * (float)a / 100.0f, bits, asym);
+    const double e = weight_error(w, n, &q);
+    if (e < best_e) {
+      best_e = e;
+      best = q;
     }
   }
-  return clip / qmax;
+  return best;
 }
 
 void zsq_hist_init(zsq_hist *h, double lo, double hi) {

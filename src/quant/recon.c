@@ -82,13 +82,9 @@ static zsq_status unit_vars(unit *u, const zsq_qresult *r, const zsq_qscheme *sc
     const zsq_qlayer *l = &r->layers[b->first_layer + i];
     const zsq_node *fn = &r->folded->nodes[l->node];
     const int64_t numel = zsq_tensor_numel(&r->sim->tensors[l->sim_weight]);
-    u->rv[i] = (zsq_round_vars){l,
-                                r->folded->tensors[fn->inputs[1]].data,
-                                numel,
-                                -(float)(1 << (l->wbits - 1)),
-                                (float)((1 << (l->wbits - 1)) - 1),
-                                NULL,
-                                NULL};
+    u->rv[i] =
+        (zsq_round_vars){.l = l, .w = r->folded->tensors[fn->inputs[1]].data, .numel = numel};
+    zsq_weight_code_range(l->wbits, l->wzero != NULL, &u->rv[i].qmin, &u->rv[i].qmax);
     u->wt[i] = unit_tensor(u, l->sim_weight);
     if (u->wt[i] < 0) return zsq_fail(err, ZSQ_ERR_INTERNAL, "layer '%s' not in its unit", l->name);
     u->n_v += (size_t)numel;

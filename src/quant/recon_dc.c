@@ -37,8 +37,13 @@ static zsq_status split_clamps(zsq_dc *dc, const zsq_bn_stats *stats, zsq_err *e
     if (pre < 0 || o == NULL) return zsq_fail(err, ZSQ_ERR_NOMEM, "out of memory");
     o[pre] = -1; /* not a tensor of the folded graph */
     zsq_node *conv = &g->nodes[i];
-    zsq_node clip = {.name = conv->name, .op = ZSQ_OP_CLIP, .opset = conv->opset, .n_inputs = 1,
-                     .n_outputs = 1, .inputs = {pre}, .outputs = {out}};
+    zsq_node clip = {.name = conv->name,
+                     .op = ZSQ_OP_CLIP,
+                     .opset = conv->opset,
+                     .n_inputs = 1,
+                     .n_outputs = 1,
+                     .inputs = {pre},
+                     .outputs = {out}};
     /* the Clip's own fused range repeats its bounds (a zeroed one would read as [0, 0]) */
     clip.a.clip.min = clip.act_min = conv->act_min;
     clip.a.clip.max = clip.act_max = conv->act_max;

@@ -35,7 +35,8 @@ typedef struct zsq_dc {
 } zsq_dc;
 
 /* Cuts unit b out of `folded` (input shaped like `shape`, any batch); stats: zsq_bn_stats_collect's
- * (after CLE, if any). When the unit holds no BN-folded conv, dc->n_bn = 0 and nothing is planned. */
+ * (after CLE, if any). When the unit holds no BN-folded conv, dc->n_bn = 0 and nothing is planned.
+ */
 zsq_status zsq_dc_init(zsq_dc *dc, const zsq_graph *folded, const zsq_bn_stats *stats,
                        const zsq_block *b, const zsq_value *shape, int64_t mb, float lamb_c,
                        pthreadpool_t tp, zsq_err *err);

@@ -113,16 +113,24 @@ static const zsq_node *sole_consumer(const zsq_rt *rt, int t) {
   return rt->n_cons[t] == 1 && rt->cons[t] >= 0 ? &rt->g->nodes[rt->cons[t]] : NULL;
 }
 
-/* Weight codes [rows][k] recovered from Ŵ = scale·code, checked against the layer's bit width. */
+/* Weight codes [rows][k] recovered from Ŵ = scale·code, checked against the layer's bit width;
+ * with zero points Ŵ = scale·(q − z), and the codes are q − z in [−z, 2^b − 1 − z]: int8 for
+ * b <= 7, run on the 8-bit-weight kernels. */
 static zsq_status weight_codes(const zsq_graph *g, const zsqf_layer *l, int64_t k, int8_t *codes,
                                zsq_err *err) {
   const float *w = g->tensors[l->weight_tensor].data;
-  const float lim = (float)(1 << (l->wbits - 1));
+  const int asym = l->zero_point != NULL, b = l->wbits;
+  const float qmin = asym ? 0.0f : -(float)(1 << (b - 1));
+  const float qmax = asym ? (float)((1 << b) - 1) : (float)((1 << (b - 1)) - 1);
+  if (asym && b == 8)
+    return zsq_fail(err, ZSQ_ERR_FORMAT, "layer '%s': 8-bit weights cannot have zero points",
+                    l->name);
   for (int64_t r = 0; r < l->rows; r++) {
+    const float z = l->zero_point ? l->zero_point[r] : 0.0f;
     for (int64_t j = 0; j < k; j++) {
       const float v = w[r * l->row_stride + j * l->elem_stride];
       const float q = l->scale[r] > 0.0f ? rintf(v / l->scale[r]) : 0.0f;
-      if (q < -lim || q > lim - 1.0f || (l->scale[r] == 0.0f && v != 0.0f))
+      if (q < qmin - z || q > qmax - z || (l->scale[r] == 0.0f && v != 0.0f))
         return zsq_fail(err, ZSQ_ERR_FORMAT, "layer '%s': weight is not a %d-bit code", l->name,
                         l->wbits);
       codes[r * k + j] = (int8_t)q;
@@ -232,7 +240,7 @@ static zsq_status plan_conv(zsq_rt *rt, int ni, const zsqf_layer *layers, int n_
   }
   if (st == ZSQ_OK) {
     const rt_val *r = res_t >= 0 ? &rt->vals[res_t] : NULL;
-    d.wbits = l->wbits;
+    d.wbits = l->zero_point ? 8 : l->wbits; /* codes q − z: docs/runtime.md */
     d.weights = codes;
     d.abits = x->bits;
     d.in_zero_point = x->zp;
