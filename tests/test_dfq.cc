@@ -11,6 +11,7 @@
 #include <string>
 #include <vector>
 
+#include "gaussian.h"
 #include "fmnist-images.h"
 #include "onnx_builder.h"
 
@@ -250,11 +251,7 @@ std::string exact_bn_model() {
 }
 
 std::vector<float> gaussian_images(int64_t n, unsigned seed) {
-  std::mt19937 rng(seed);
-  std::normal_distribution<float> d(0.0f, 1.0f);
-  std::vector<float> x(static_cast<size_t>(n * 256));
-  for (auto &v : x) v = d(rng);
-  return x;
+  return gaussian_vector(static_cast<size_t>(n * 256), seed);
 }
 
 // RMS over channels of the per-channel mean of (float − quantized) conv2 output on images x.

@@ -10,6 +10,7 @@
 #include <string>
 #include <vector>
 
+#include "gaussian.h"
 #include "onnx_builder.h"
 #include "zsq.h"
 
@@ -124,11 +125,7 @@ std::string tiny_resnet() {
 }
 
 std::vector<float> noise_images(int64_t n, unsigned seed) {
-  std::mt19937 rng(seed);
-  std::normal_distribution<float> d(0.0f, 1.0f);
-  std::vector<float> x(static_cast<size_t>(n * 3 * 64));
-  for (auto &v : x) v = d(rng);
-  return x;
+  return gaussian_vector(static_cast<size_t>(n * 3 * 64), seed);
 }
 
 // The tiny model quantized (all layers at the target bits) by the internal pipeline.

@@ -9,6 +9,7 @@
 #include <string>
 #include <vector>
 
+#include "gaussian.h"
 #include "onnx_builder.h"
 
 extern "C" {
@@ -70,11 +71,7 @@ std::string bn_resnet() {
 }
 
 std::vector<float> noise(int64_t n, unsigned seed) {
-  std::mt19937 rng(seed);
-  std::normal_distribution<float> d(0.0f, 1.0f);
-  std::vector<float> x(static_cast<size_t>(n * 192));
-  for (auto &v : x) v = d(rng);
-  return x;
+  return gaussian_vector(static_cast<size_t>(n * 192), seed);
 }
 
 // The model, its folding (through the quantizer, no reconstruction), BN statistics and units.
