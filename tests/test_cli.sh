@@ -79,6 +79,12 @@ import onnx, sys
 m = onnx.load(sys.argv[1]); del m.metadata_props[:]; onnx.save(m, sys.argv[2])" "$model" "$tmp/nometa.onnx"
 expect 2 'pass --mean M --std S' -- eval "$tmp/nometa.onnx" --data fmnist --limit 10
 expect 0 '\(10/10\)|\([0-9]/10\)' -- eval "$tmp/nometa.onnx" --data fmnist --limit 10 --mean 0.2860 --std 0.3530
+# synthesis keeps images in the pixel range only where the metadata gives it, or says it cannot
+expect 2 'pass --mean M --std S' -- synth "$tmp/nometa.onnx" --method zeroq --count 2 --iters 1 --clamp on -o "$tmp/c.zsd"
+expect 0 'BN-statistic distance' -- synth "$tmp/nometa.onnx" --method zeroq --count 2 --iters 1 -o "$tmp/c.zsd"
+expect 0 'BN-statistic distance' -- synth "$tmp/nometa.onnx" --method zeroq --count 2 --iters 1 --clamp on --mean 0.2860 --std 0.3530 -o "$tmp/c.zsd"
+expect 2 '--std needs a value' -- synth "$model" --method zeroq --count 2 -o "$tmp/c.zsd" --std
+expect 2 '--clamp must be on or off' -- synth "$model" --method zeroq --count 2 -o "$tmp/c.zsd" --clamp yes
 
 # Results on stdout, progress on stderr; JSON parses.
 "$zsq" eval "$model" --data fmnist --limit 300 --format json >"$tmp/eval.json" 2>"$tmp/eval.err"

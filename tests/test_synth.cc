@@ -5,11 +5,13 @@
 #include <pthreadpool.h>
 #include <unistd.h>
 
+#include <algorithm>
 #include <cmath>
 #include <cstdio>
 #include <fstream>
 #include <random>
 #include <string>
+#include <utility>
 #include <vector>
 
 #include "zsq.h"
@@ -565,6 +567,44 @@ TEST(Synth, GenieIsThreadIndependentAndRunsThroughTheApi) {
   GenieRun one(api.m->graph, 8, 4, nullptr), two(api.m->graph, 8, 4, tp);
   pthreadpool_destroy(tp);
   EXPECT_TRUE(one.images == two.images) << "threads changed the images";
+}
+
+// The smallest and largest pixel of a set.
+std::pair<float, float> pixel_range(const SynthRun &r) {
+  const std::vector<float> v = r.images();
+  const auto mm = std::minmax_element(v.begin(), v.end());
+  return {*mm.first, *mm.second};
+}
+
+TEST(Synth, InputRangeKeepsEveryMethodsImagesInside) {
+  const float lo = -0.81f, hi = 2.02f;  // the teacher's normalised pixel range
+  for (const char *method : {"noise", "zeroq", "intraq", "genie"}) {
+    zsq_synth_options o = options(method, 8, 6, 2);
+    SynthRun free_run(o);
+    o.input_lo = &lo;
+    o.input_hi = &hi;
+    SynthRun kept(o);
+    ASSERT_EQ(kept.st, ZSQ_OK) << method << ": " << zsq_model_last_error(kept.m);
+    const auto f = pixel_range(free_run), k = pixel_range(kept);
+    EXPECT_TRUE(f.first < lo || f.second > hi) << method << ": nothing to clamp in this test";
+    EXPECT_GE(k.first, lo) << method;
+    EXPECT_LE(k.second, hi) << method;
+    EXPECT_LT(k.first, 0.0f) << method << ": the images collapsed onto one bound";
+    EXPECT_GT(k.second, 0.0f) << method << ": the images collapsed onto one bound";
+  }
+}
+
+TEST(Synth, InputRangeMustBeComplete) {
+  const float lo = 1.0f, hi = 0.5f;
+  zsq_synth_options o = options("zeroq", 2, 1, 0);
+  o.input_lo = &lo;
+  SynthRun half(o);
+  EXPECT_EQ(half.st, ZSQ_ERR_INVALID_ARG);
+  o.input_hi = &hi;
+  SynthRun empty(o);
+  EXPECT_EQ(empty.st, ZSQ_ERR_INVALID_ARG);
+  EXPECT_NE(std::string(zsq_model_last_error(empty.m)).find("empty input range"), std::string::npos)
+      << zsq_model_last_error(empty.m);
 }
 
 TEST(Synth, UnknownMethodsSaySo) {

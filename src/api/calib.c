@@ -123,6 +123,17 @@ zsq_status zsq_synthesize(zsq_model *m, const zsq_synth_options *opt, zsq_calib 
   override(&cfg.centre_weight, opt->centre_weight, 0.0f);
   override(&cfg.centre_sep, opt->centre_sep, 0.0f);
   if (opt->swing != 0) cfg.swing = opt->swing > 0;
+  if ((opt->input_lo == NULL) != (opt->input_hi == NULL)) {
+    return zsq_fail(&m->err, ZSQ_ERR_INVALID_ARG, "input_lo and input_hi go together");
+  }
+  for (int64_t c = 0; opt->input_lo && c < dims[1]; c++) {
+    if (!(opt->input_lo[c] < opt->input_hi[c])) {
+      return zsq_fail(&m->err, ZSQ_ERR_INVALID_ARG, "empty input range [%g, %g] for channel %lld",
+                      opt->input_lo[c], opt->input_hi[c], (long long)c);
+    }
+  }
+  cfg.lo = opt->input_lo;
+  cfg.hi = opt->input_hi;
   cfg.progress = opt->progress;
   cfg.progress_ctx = opt->progress_ctx;
   pthreadpool_t pool = opt->threads > 1 ? pthreadpool_create((size_t)opt->threads) : NULL;

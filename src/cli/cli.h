@@ -70,10 +70,24 @@ typedef struct zsq_norm {
   int channels;
 } zsq_norm;
 
+/* The --mean, --std and --scale values (NULL when absent). */
+typedef struct zsq_norm_flags {
+  const char *mean, *std, *scale;
+} zsq_norm_flags;
+
 /* From --mean/--std/--scale (NULL when absent), else the model's zsq.input_* metadata; returns an
  * exit code, having printed what is missing. */
 int zsq_cli_norm(zsq_model *m, const char *path, const char *mean_s, const char *std_s,
                  const char *scale_s, int channels, zsq_norm *out);
+/* The normalised pixel range per input channel, [(0 − mean) / std, (255·scale − mean) / std], for
+ * synthesis to stay inside; the normalisation as zsq_cli_norm. want: 1 on (the normalisation
+ * must be known), 0 when it is known, -1 off. Points lo and hi at r's arrays, or sets them NULL;
+ * returns an exit code. */
+typedef struct zsq_input_range {
+  float lo[ZSQ_CLI_MAX_CH], hi[ZSQ_CLI_MAX_CH];
+} zsq_input_range;
+int zsq_cli_input_range(zsq_model *m, const char *path, const zsq_norm_flags *f, int want,
+                        zsq_input_range *r, const float **lo, const float **hi);
 /* One CHW uint8 image (hw pixels per channel) to normalised floats. */
 void zsq_cli_normalise(const zsq_norm *n, const uint8_t *px, size_t hw, float *out);
 /* Exit code: whether the model takes the dataset's images. */

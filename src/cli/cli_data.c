@@ -54,6 +54,27 @@ int zsq_cli_norm(zsq_model *m, const char *path, const char *mean_s, const char 
   return ZSQ_EXIT_OK;
 }
 
+int zsq_cli_input_range(zsq_model *m, const char *path, const zsq_norm_flags *f, int want,
+                        zsq_input_range *r, const float **lo, const float **hi) {
+  *lo = *hi = NULL;
+  int64_t dims[4];
+  const int known = (f->mean || zsq_model_metadata(m, "zsq.input_mean")) &&
+                    (f->std || zsq_model_metadata(m, "zsq.input_std"));
+  if (want < 0 || (want == 0 && !known) || zsq_model_input_shape(m, dims) != ZSQ_OK) {
+    return ZSQ_EXIT_OK; /* off, unknown, or not an image model (synthesis says so itself) */
+  }
+  zsq_norm n;
+  const int rc = zsq_cli_norm(m, path, f->mean, f->std, f->scale, (int)dims[1], &n);
+  if (rc != ZSQ_EXIT_OK) return rc;
+  for (int c = 0; c < n.channels; c++) {
+    r->lo[c] = (0.0f - n.mean[c]) / n.std[c];
+    r->hi[c] = (255.0f * n.scale - n.mean[c]) / n.std[c];
+  }
+  *lo = r->lo;
+  *hi = r->hi;
+  return ZSQ_EXIT_OK;
+}
+
 void zsq_cli_normalise(const zsq_norm *n, const uint8_t *px, size_t hw, float *out) {
   for (int c = 0; c < n->channels; c++) {
     for (size_t k = 0; k < hw; k++) {

@@ -281,6 +281,10 @@ static int get_calib(zsq_model *m, const q_opts *o, zsq_calib *c) {
                             .batch = o->sbatch,
                             .seed = (uint64_t)o->seed,
                             .threads = (int)o->threads};
+    zsq_input_range range;
+    const zsq_norm_flags nf = {NULL, NULL, NULL};
+    const int rc = zsq_cli_input_range(m, o->model, &nf, 0, &range, &so.input_lo, &so.input_hi);
+    if (rc != ZSQ_EXIT_OK) return rc;
     st = zsq_synthesize(m, &so, c, NULL);
     if (st != ZSQ_OK) zsq_cli_error("%s: %s", o->model, zsq_model_last_error(m));
     return zsq_cli_exit_for(st);

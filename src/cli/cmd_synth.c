@@ -36,7 +36,13 @@ static const char kHelp[] =
     "  --fold-bn          fold BatchNorm into the convs first (synthesise as for a BN-free "
     "model)\n"
     "  --swing on|off     strided convs see a random reflect-padded +-1 pixel shift every step\n"
-    "                     (GENIE's swing convolution; default: on for genie, off otherwise)\n";
+    "                     (GENIE's swing convolution; default: on for genie, off otherwise)\n"
+    "  --clamp on|off     keep the images inside the normalised pixel range (default: on when\n"
+    "                     the normalisation is known: the flags below or the model's\n"
+    "                     zsq.input_mean/std/scale metadata)\n"
+    "  --mean M[,M..]     per-channel mean of pixels scaled to [0,1]\n"
+    "  --std S[,S..]      per-channel std\n"
+    "  --scale X          pixel scale to [0,1] (default 1/255)\n";
 
 typedef struct progress_state {
   zsq_progress bar;
@@ -90,10 +96,18 @@ static int parse_mdc(const char *v, zsq_synth_options *o) {
   return 1;
 }
 
+static int flag_value(const char *flag, const char *v, const char **dst) {
+  if (v == NULL) return zsq_cli_error("%s needs a value", flag), 0;
+  *dst = v;
+  return 1;
+}
+
 int zsq_cmd_synth(int argc, char **argv) {
   const char *model = NULL, *out = NULL, *format = "text";
   zsq_synth_options o = {0};
   int64_t v64;
+  int clamp = 0;
+  zsq_norm_flags nf = {NULL, NULL, NULL};
   for (int i = 1; i < argc; i++) {
     const char *v;
     if (zsq_cli_help_or_version(argv[i], kHelp)) {
@@ -137,6 +151,16 @@ int zsq_cmd_synth(int argc, char **argv) {
       if (v == NULL || (strcmp(v, "on") != 0 && strcmp(v, "off") != 0))
         return zsq_cli_error("--swing must be on or off"), ZSQ_EXIT_USAGE;
       o.swing = strcmp(v, "on") == 0 ? 1 : -1;
+    } else if (zsq_cli_flag(argc, argv, &i, "--clamp", &v)) {
+      if (v == NULL || (strcmp(v, "on") != 0 && strcmp(v, "off") != 0))
+        return zsq_cli_error("--clamp must be on or off"), ZSQ_EXIT_USAGE;
+      clamp = strcmp(v, "on") == 0 ? 1 : -1;
+    } else if (zsq_cli_flag(argc, argv, &i, "--mean", &v)) {
+      if (!flag_value("--mean", v, &nf.mean)) return ZSQ_EXIT_USAGE;
+    } else if (zsq_cli_flag(argc, argv, &i, "--std", &v)) {
+      if (!flag_value("--std", v, &nf.std)) return ZSQ_EXIT_USAGE;
+    } else if (zsq_cli_flag(argc, argv, &i, "--scale", &v)) {
+      if (!flag_value("--scale", v, &nf.scale)) return ZSQ_EXIT_USAGE;
     } else if (zsq_cli_flag(argc, argv, &i, "--format", &v)) {
       if (v == NULL || (strcmp(v, "text") != 0 && strcmp(v, "json") != 0)) {
         return zsq_cli_error("--format must be text or json"), ZSQ_EXIT_USAGE;
@@ -167,9 +191,17 @@ int zsq_cmd_synth(int argc, char **argv) {
   o.progress_ctx = &ps;
   zsq_synth_report r;
   int rc = ZSQ_EXIT_OK;
+  zsq_input_range range;
   zsq_status st = zsq_model_load(m, model);
-  if (st == ZSQ_OK) st = zsq_synthesize(m, &o, c, &r);
+  if (st == ZSQ_OK)
+    rc = zsq_cli_input_range(m, model, &nf, clamp, &range, &o.input_lo, &o.input_hi);
+  if (st == ZSQ_OK && rc == ZSQ_EXIT_OK) st = zsq_synthesize(m, &o, c, &r);
   if (ps.bar.total > 1) zsq_progress_end(&ps.bar);
+  if (rc != ZSQ_EXIT_OK) { /* the input range's error is printed */
+    zsq_calib_destroy(c);
+    zsq_model_destroy(m);
+    return rc;
+  }
   if (st != ZSQ_OK) {
     zsq_cli_error("%s: %s", model, zsq_model_last_error(m));
     rc = zsq_cli_exit_for(st);

@@ -359,6 +359,18 @@ static double step(synth_ctx *s, const int *labels, zsq_rng *rng, double *per_im
   return loss;
 }
 
+/* Projects the batch's images (NHWC) into the per-channel input range, when there is one. */
+static void project(synth_ctx *s) {
+  const float *lo = s->cfg->lo, *hi = s->cfg->hi;
+  if (lo == NULL) return;
+  const size_t n = (size_t)(s->batch * s->h * s->w);
+  const int64_t c = s->c;
+  for (size_t p = 0; p < n; p++) {
+    float *v = s->x + p * (size_t)c;
+    for (int64_t k = 0; k < c; k++) v[k] = v[k] < lo[k] ? lo[k] : (v[k] > hi[k] ? hi[k] : v[k]);
+  }
+}
+
 /* GENIE-D: a fresh generator per batch; its weights and the latents follow the images' gradient.
  * The images are the generator's output for the final weights and latents. */
 static zsq_status run_genie_batch(synth_ctx *s, int64_t index, int64_t batches, const int *labels,
@@ -384,6 +396,7 @@ static zsq_status run_genie_batch(synth_ctx *s, int64_t index, int64_t batches, 
   for (int64_t it = 0; st == ZSQ_OK && it < cfg->iters; it++) {
     zsq_gen_forward(&gen, z);
     memcpy(s->x, gen.out, bytes);
+    project(s); /* straight through: the generator sees the projected images' gradient */
     const double loss = step(s, labels, rng, per_image);
     if (!isfinite(loss)) {
       st = zsq_fail(err, ZSQ_ERR_INTERNAL, "synthesis diverged (loss %g at step %lld)", loss,
@@ -400,6 +413,7 @@ static zsq_status run_genie_batch(synth_ctx *s, int64_t index, int64_t batches, 
   if (st == ZSQ_OK) {
     zsq_gen_forward(&gen, z);
     memcpy(s->x, gen.out, bytes);
+    project(s);
   }
   zsq_adam_free(&az);
   zsq_adam_free(&ag);
@@ -417,6 +431,7 @@ static zsq_status run_batch(synth_ctx *s, int64_t index, int64_t batches, const 
     s->x[i] = cfg->init_uniform ? (float)(((double)zsq_rng_below(rng, 255) - 127.5) / 5418.75)
                                 : (float)zsq_rng_normal(rng);
   }
+  project(s);
   if (!cfg->optimise) return ZSQ_OK;
   if (cfg->genie) {
     double *per_image = malloc((size_t)s->batch * sizeof(double));
@@ -450,6 +465,7 @@ static zsq_status run_batch(synth_ctx *s, int64_t index, int64_t batches, const 
                       (long long)it);
     }
     zsq_adam_step(&adam, s->x, s->gx, cfg->threadpool);
+    project(s);
     plateau_step(&pl, loss, &adam);
     if (cfg->progress) cfg->progress(cfg->progress_ctx, index, batches, it + 1, cfg->iters, loss);
   }
