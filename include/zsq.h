@@ -219,10 +219,12 @@ typedef struct zsq_quant_options {
   int pd_dc_steps;           /* its Adam steps per minibatch of 32 (0: 500) */
   uint64_t seed;             /* reconstruction minibatches and QDrop draws */
   int threads;
-  /* Mixed precision (either > 0): weight bits per layer from {8, 4, 3, 2}, at most wbits, chosen
-   * by per-layer sensitivity so that the weight codes fit budget_bytes, or budget_fraction of
-   * their size at 8 bits. First and last layer stay at 8 bits unless quantize_all. */
-  double budget_bytes, budget_fraction;
+  /* Mixed precision (one of them > 0): weight bits per layer from {8, 4, 3, 2}, at most wbits,
+   * chosen by per-layer sensitivity so that the weight codes fit budget_bytes, or budget_fraction
+   * of their size at 8 bits, or so that one image (batch 1) takes at most budget_seconds in the
+   * integer runtime on this machine with `threads`: each layer's operator is timed here at each
+   * width (docs/quantization.md). First and last layer stay at 8 bits unless quantize_all. */
+  double budget_bytes, budget_fraction, budget_seconds;
 } zsq_quant_options;
 
 typedef struct zsq_quant_layer {
@@ -236,6 +238,8 @@ typedef struct zsq_quant_layer {
   int64_t weights;            /* weight codes (wbits each) */
   int weight_asym;            /* 1: asymmetric weights, a zero point per output channel */
   int wzero_min, wzero_max;   /* the range of those zero points (0 when symmetric) */
+  double seconds; /* latency budgets: its operator's measured time at wbits per image (0 when the
+                     zsq_quantize that made the model had none, and for a model from a file) */
 } zsq_quant_layer;
 
 /* Quantize m with the calibration set; out becomes the simulated quantized model (a float graph
@@ -252,6 +256,18 @@ typedef struct zsq_recon_summary {
   int dc_units; /* units whose float inputs were distribution-corrected (those with a BN) */
 } zsq_recon_summary;
 zsq_status zsq_model_recon_summary(const zsq_model *m, zsq_recon_summary *out);
+
+/* What a latency budget measured in the zsq_quantize that made a model, seconds per image on this
+ * machine (all 0 without one, and for a model loaded from a file). */
+typedef struct zsq_latency_summary {
+  double budget;    /* budget_seconds */
+  double predicted; /* the chosen bits: their layers' times plus `other` */
+  double all_8bit;  /* every layer at 8-bit weights */
+  double fastest;   /* every free layer at its fastest width: the least budget accepted */
+  double other;     /* the steps that are no Conv/Gemm (quantize, add, pooling, softmax, ...) */
+  int threads;      /* the threads they were measured with */
+} zsq_latency_summary;
+zsq_status zsq_model_latency_summary(const zsq_model *m, zsq_latency_summary *out);
 zsq_status zsq_model_quant_layer(const zsq_model *m, size_t i, zsq_quant_layer *layer);
 
 #ifdef __cplusplus

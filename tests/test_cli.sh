@@ -170,6 +170,21 @@ expect 0 'integer runtime' -- eval "$tmp/zg.zsq" --data fmnist --limit 50
 expect 0 'weights: [0-9]+ codes in [0-9]+ bytes \(3\.[0-9]+ bits' -- quantize "$model" --bits w4a4 --calib "$tmp/a.zsd" --weight-scheme asym --budget 45%
 expect 2 '--budget expects' -- quantize "$model" --bits w4a4 --budget 120%
 expect 0 'weights: [0-9]+ codes in [0-9]+ bytes \(3\.[0-9]+ bits' -- quantize "$model" --bits w4a4 --calib "$tmp/a.zsd" --budget 45%
+# A latency budget: times per image with --threads, measured here; unknown units, zero, two
+# budgets at once and a budget below the fastest choice are usage errors.
+expect 2 '--budget expects .*a time per image' -- quantize "$model" --bits w4a4 --budget 1.5sec
+expect 2 '--budget expects' -- quantize "$model" --bits w4a4 --budget 0ms
+expect 2 '--budget expects' -- quantize "$model" --bits w4a4 --budget ms
+expect 2 'give one budget' -- quantize "$model" --bits w4a4 --calib "$tmp/a.zsd" --budget 45% --budget 2ms
+expect 2 'latency budget of 0\.001 ms is below the fastest choice: [0-9.e+-]+ ms per image as measured here with 1 thread' -- quantize "$model" --bits w4a4 --calib "$tmp/a.zsd" --weight-range minmax --budget 1us
+expect 0 'latency per image \(batch 1, 1 thread, measured here\): budget 2500 ms, predicted' -- quantize "$model" --bits w4a4 --calib "$tmp/a.zsd" --weight-range minmax --budget 2.5e0s --report "$tmp/lat.json"
+if ! grep -Eq '^  /layers/layers\.0/conv1/Conv +[2348]-bit weights +[0-9.]+ us$' "$tmp/err" ||
+  ! /usr/bin/python3 -c "import json,sys; d=json.load(open(sys.argv[1])); l=d['latency']; assert 0 < l['fastest_s'] <= l['predicted_s'] <= l['budget_s'] == 2.5 and l['batch'] == 1 and all(x['seconds'] > 0 for x in d['layers'])" "$tmp/lat.json"; then
+  echo "FAIL: latency report: $(head -3 "$tmp/err") / $(grep -o '"latency.*' "$tmp/lat.json")"
+  fail=$((fail + 1))
+else
+  pass=$((pass + 1))
+fi
 
 echo "$pass passed, $fail failed"
 [[ $fail -eq 0 ]]

@@ -22,6 +22,9 @@ void zsq_model_reset(zsq_model *m) {
   m->n_qlayers = 0;
   m->quantized = 0;
   m->recon = (zsq_recon_summary){0};
+  m->latency = (zsq_latency_summary){0};
+  free(m->layer_seconds);
+  m->layer_seconds = NULL;
   m->graph = NULL;
   free(m->layers);
   m->layers = NULL;

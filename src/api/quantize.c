@@ -32,6 +32,48 @@ static int64_t weight_count(const zsq_model *m) {
   return n;
 }
 
+zsq_status zsq_file_layers_of(const zsq_qresult *q, zsqf_layer **out, zsq_err *err) {
+  zsqf_layer *ls = calloc((size_t)q->n_layers + 1, sizeof(zsqf_layer));
+  int ok = ls != NULL;
+  for (int i = 0; ok && i < q->n_layers; i++) {
+    const zsq_qlayer *l = &q->layers[i];
+    zsqf_layer *f = &ls[i];
+    f->name = strdup(l->name);
+    f->wbits = l->wbits;
+    f->abits = l->abits;
+    f->weight_tensor = l->sim_weight;
+    f->rows = l->wrows;
+    f->row_stride = l->row_stride;
+    f->elem_stride = l->elem_stride;
+    f->scale = malloc((size_t)l->wrows * sizeof(float));
+    if (f->scale && l->wscale) memcpy(f->scale, l->wscale, (size_t)l->wrows * sizeof(float));
+    if (l->wzero != NULL) {
+      f->zero_point = malloc((size_t)l->wrows * sizeof(float));
+      if (f->zero_point == NULL)
+        ok = 0;
+      else
+        memcpy(f->zero_point, l->wzero, (size_t)l->wrows * sizeof(float));
+    }
+    if (l->input_point >= 0) {
+      const zsq_qpoint *p = &q->points[l->input_point];
+      f->in_min = p->min;
+      f->in_max = p->max;
+      f->in_scale = p->scale;
+      f->in_zero_point = p->zero_point;
+    }
+    f->weight_sqnr_db = l->weight_sqnr_db;
+    f->isolated_sqnr_db = l->isolated_sqnr_db;
+    f->accumulated_sqnr_db = l->accumulated_sqnr_db;
+    if (f->name == NULL || f->scale == NULL || l->wscale == NULL) ok = 0;
+  }
+  if (!ok) {
+    zsq_file_layers_free(ls, q->n_layers);
+    return zsq_fail(err, ZSQ_ERR_NOMEM, "out of memory");
+  }
+  *out = ls;
+  return ZSQ_OK;
+}
+
 zsq_status zsq_quantize(zsq_model *m, const zsq_quant_options *o, const zsq_calib *calib,
                         zsq_model *out) {
   if (m == NULL || o == NULL || calib == NULL || out == NULL) return ZSQ_ERR_INVALID_ARG;
@@ -84,12 +126,14 @@ zsq_status zsq_quantize(zsq_model *m, const zsq_quant_options *o, const zsq_cali
       o->bias_correction > ZSQ_BIAS_CORRECTION_ANALYTIC)
     return zsq_fail(&m->err, ZSQ_ERR_INVALID_ARG,
                     "bias correction must be none (0), empirical (1) or analytic (2)");
-  if (o->budget_bytes > 0 && o->budget_fraction > 0)
-    return zsq_fail(&m->err, ZSQ_ERR_INVALID_ARG, "give the budget in bytes or as a fraction");
+  if ((o->budget_bytes > 0) + (o->budget_fraction > 0) + (o->budget_seconds > 0) > 1)
+    return zsq_fail(&m->err, ZSQ_ERR_INVALID_ARG,
+                    "give one budget: in bytes, as a fraction or in seconds");
   if (o->budget_fraction > 1.0)
     return zsq_fail(&m->err, ZSQ_ERR_INVALID_ARG, "a budget fraction must be at most 1");
   sc.budget_bits = o->budget_bytes * 8.0;
   if (o->budget_fraction > 0) sc.budget_bits = o->budget_fraction * 8.0 * (double)weight_count(m);
+  sc.budget_seconds = o->budget_seconds;
   int64_t dims[4];
   int c, h, w;
   zsq_calib_geometry(calib, &c, &h, &w);
@@ -100,6 +144,8 @@ zsq_status zsq_quantize(zsq_model *m, const zsq_quant_options *o, const zsq_cali
   zsq_qresult *q = calloc(1, sizeof *q);
   if (q == NULL) return zsq_fail(&m->err, ZSQ_ERR_NOMEM, "out of memory");
   pthreadpool_t pool = o->threads > 1 ? pthreadpool_create((size_t)o->threads) : NULL;
+  const int threads = pool ? (int)pthreadpool_get_threads_count(pool) : 1;
+  sc.timer = zsq_runtime_timer(pool);
   zsq_status st = zsq_quantize_graph(m->graph, &sc, zsq_calib_image(calib, 0),
                                      zsq_calib_count(calib), pool, q, &m->err);
   if (pool) pthreadpool_destroy(pool);
@@ -107,43 +153,16 @@ zsq_status zsq_quantize(zsq_model *m, const zsq_quant_options *o, const zsq_cali
     free(q);
     return st;
   }
-  zsqf_layer *ls = calloc((size_t)q->n_layers + 1, sizeof(zsqf_layer));
-  for (int i = 0; ls && i < q->n_layers; i++) {
-    const zsq_qlayer *l = &q->layers[i];
-    zsqf_layer *o2 = &ls[i];
-    o2->name = strdup(l->name);
-    o2->wbits = l->wbits;
-    o2->abits = l->abits;
-    o2->weight_tensor = l->sim_weight;
-    o2->rows = l->wrows;
-    o2->row_stride = l->row_stride;
-    o2->elem_stride = l->elem_stride;
-    o2->scale = malloc((size_t)l->wrows * sizeof(float));
-    if (o2->scale && l->wscale) memcpy(o2->scale, l->wscale, (size_t)l->wrows * sizeof(float));
-    if (l->wzero != NULL) {
-      o2->zero_point = malloc((size_t)l->wrows * sizeof(float));
-      if (o2->zero_point == NULL)
-        st = ZSQ_ERR_NOMEM;
-      else
-        memcpy(o2->zero_point, l->wzero, (size_t)l->wrows * sizeof(float));
-    }
-    if (l->input_point >= 0) {
-      const zsq_qpoint *p = &q->points[l->input_point];
-      o2->in_min = p->min;
-      o2->in_max = p->max;
-      o2->in_scale = p->scale;
-      o2->in_zero_point = p->zero_point;
-    }
-    o2->weight_sqnr_db = l->weight_sqnr_db;
-    o2->isolated_sqnr_db = l->isolated_sqnr_db;
-    o2->accumulated_sqnr_db = l->accumulated_sqnr_db;
-    if (o2->name == NULL || o2->scale == NULL || l->wscale == NULL) st = ZSQ_ERR_NOMEM;
-  }
-  if (ls == NULL || st != ZSQ_OK) {
-    zsq_file_layers_free(ls, q->n_layers);
+  zsqf_layer *ls = NULL;
+  double *seconds = sc.budget_seconds > 0 ? malloc((size_t)q->n_layers * sizeof(double)) : NULL;
+  st = zsq_file_layers_of(q, &ls, &m->err);
+  if (st == ZSQ_OK && sc.budget_seconds > 0 && seconds == NULL)
+    st = zsq_fail(&m->err, ZSQ_ERR_NOMEM, "out of memory");
+  if (st != ZSQ_OK) {
+    free(seconds);
     zsq_qresult_free(q);
     free(q);
-    return zsq_fail(&m->err, ZSQ_ERR_NOMEM, "out of memory");
+    return st;
   }
   zsq_model_reset(out);
   zsq_err_clear(&out->err);
@@ -153,6 +172,12 @@ zsq_status zsq_quantize(zsq_model *m, const zsq_quant_options *o, const zsq_cali
   out->n_qlayers = q->n_layers;
   out->quantized = 1;
   out->recon = (zsq_recon_summary){q->recon_units, q->pd_units, q->dc_units};
+  if (seconds != NULL) {
+    out->latency = (zsq_latency_summary){sc.budget_seconds, q->predicted_s, q->all_8bit_s,
+                                         q->fastest_s,      q->other_s,     threads};
+    for (int i = 0; i < q->n_layers; i++) seconds[i] = q->layers[i].seconds;
+    out->layer_seconds = seconds;
+  }
   zsq_qresult_free(q);
   free(q);
   st = zsq_model_describe(out);
@@ -167,6 +192,12 @@ size_t zsq_model_quant_layer_count(const zsq_model *m) {
 zsq_status zsq_model_recon_summary(const zsq_model *m, zsq_recon_summary *out) {
   if (m == NULL || out == NULL) return ZSQ_ERR_INVALID_ARG;
   *out = m->recon;
+  return ZSQ_OK;
+}
+
+zsq_status zsq_model_latency_summary(const zsq_model *m, zsq_latency_summary *out) {
+  if (m == NULL || out == NULL) return ZSQ_ERR_INVALID_ARG;
+  *out = m->latency;
   return ZSQ_OK;
 }
 
@@ -185,6 +216,7 @@ zsq_status zsq_model_quant_layer(const zsq_model *m, size_t i, zsq_quant_layer *
   out->isolated_sqnr_db = l->isolated_sqnr_db;
   out->accumulated_sqnr_db = l->accumulated_sqnr_db;
   out->weight_asym = l->zero_point != NULL;
+  out->seconds = m->layer_seconds ? m->layer_seconds[i] : 0.0;
   for (int64_t r = 0; out->weight_asym && r < l->rows; r++) {
     const int z = (int)l->zero_point[r];
     out->wzero_min = r == 0 || z < out->wzero_min ? z : out->wzero_min;

@@ -112,8 +112,12 @@ int zsq_cli_accuracy(zsq_model *m, const char *path, zsq_dataset *d, const zsq_n
                      const zsq_acc_opts *o, zsq_acc_result *r);
 
 /* The per-layer report of quantized model q: bits, input range, SQNRs, the layer that hurts most
- * and the size of the weight codes; a table, or JSON. */
+ * and the size of the weight codes (and what a latency budget measured, in JSON); a table, or
+ * JSON. */
 void zsq_cli_print_report(zsq_model *q, FILE *f, int json);
+/* What a latency budget measured (nothing without one): the predicted, all-8-bit and fastest
+ * latencies and every layer's time at its width, as text. */
+void zsq_cli_print_latency(zsq_model *q, FILE *f);
 
 int zsq_cmd_inspect(int argc, char **argv);
 int zsq_cmd_eval(int argc, char **argv);

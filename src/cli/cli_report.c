@@ -29,9 +29,11 @@ void zsq_cli_print_report(zsq_model *q, FILE *f, int json) {
       fprintf(f,
               ", \"abits\": %d, \"in_min\": %.6g, \"in_max\": %.6g, \"in_scale\": %.6g, "
               "\"in_zero_point\": %g, \"weight_sqnr_db\": %.2f, \"isolated_sqnr_db\": %.2f, "
-              "\"accumulated_sqnr_db\": %.2f}",
+              "\"accumulated_sqnr_db\": %.2f",
               l.abits, l.in_min, l.in_max, l.in_scale, l.in_zero_point, l.weight_sqnr_db,
               l.isolated_sqnr_db, l.accumulated_sqnr_db);
+      if (l.seconds > 0) fprintf(f, ", \"seconds\": %.4g", l.seconds);
+      fprintf(f, "}");
     } else {
       char zp[16] = "sym"; /* the zero points' range of an asymmetric layer */
       if (l.weight_asym) snprintf(zp, sizeof zp, "%d..%d", l.wzero_min, l.wzero_max);
@@ -56,10 +58,31 @@ void zsq_cli_print_report(zsq_model *q, FILE *f, int json) {
     if (zsq_model_recon_summary(q, &rs) == ZSQ_OK && rs.units > 0)
       fprintf(f, ", \"recon_units\": %d, \"pd_units\": %d, \"dc_units\": %d", rs.units, rs.pd_units,
               rs.dc_units);
+    zsq_latency_summary ls;
+    if (zsq_model_latency_summary(q, &ls) == ZSQ_OK && ls.budget > 0)
+      fprintf(f,
+              ",\n \"latency\": {\"budget_s\": %.4g, \"predicted_s\": %.4g, \"all_8bit_s\": %.4g, "
+              "\"fastest_s\": %.4g, \"other_s\": %.4g, \"batch\": 1, \"threads\": %d}",
+              ls.budget, ls.predicted, ls.all_8bit, ls.fastest, ls.other, ls.threads);
     fprintf(f, "}\n");
   } else {
     fprintf(f, "weights: %lld codes in %lld bytes (%.2f bits each on average)\n",
             (long long)weights, (long long)((bits + 7) / 8),
             weights ? (double)bits / (double)weights : 0.0);
+  }
+}
+
+void zsq_cli_print_latency(zsq_model *q, FILE *f) {
+  zsq_latency_summary ls;
+  if (zsq_model_latency_summary(q, &ls) != ZSQ_OK || !(ls.budget > 0)) return;
+  fprintf(f,
+          "latency per image (batch 1, %d thread%s, measured here): budget %.4g ms, predicted "
+          "%.4g ms; all 8-bit %.4g ms, fastest %.4g ms; %.4g ms of it outside Conv/Gemm\n",
+          ls.threads, ls.threads > 1 ? "s" : "", ls.budget * 1e3, ls.predicted * 1e3,
+          ls.all_8bit * 1e3, ls.fastest * 1e3, ls.other * 1e3);
+  for (size_t i = 0; i < zsq_model_quant_layer_count(q); i++) {
+    zsq_quant_layer l;
+    zsq_model_quant_layer(q, i, &l);
+    fprintf(f, "  %-44.44s %d-bit weights %9.2f us\n", l.name, l.wbits, l.seconds * 1e6);
   }
 }

@@ -49,9 +49,12 @@ static const char kHelp[] =
     "                       (Adam, lr 1e-3) and builds the float targets; needs --recon\n"
     "  --pd-dc-lamb C       its lamb_c: ||x - x0||^2 weighs 1/C (default 0.02)\n"
     "  --pd-dc-steps N      its Adam steps per minibatch of 32 images (default 500)\n"
-    "  --budget SIZE        mixed precision: weight bits per layer (8/4/3/2, at most the X of\n"
-    "                       wXaY) chosen by sensitivity so the weight codes fit SIZE: bytes\n"
-    "                       (e.g. 60000, 120k, 1.5M) or a percentage of their 8-bit size (40%)\n"
+    "  --budget B           mixed precision: weight bits per layer (8/4/3/2, at most the X of\n"
+    "                       wXaY) chosen by sensitivity so the model fits B: the size of its\n"
+    "                       weight codes in bytes (60000, 120k, 1.5M) or as a percentage of\n"
+    "                       their 8-bit size (40%), or a latency per image (1.5ms, 800us,\n"
+    "                       0.002s): batch 1 in the integer runtime with --threads, every\n"
+    "                       layer timed at every width on this machine while quantizing\n"
     "  --eval               top-1 on the Fashion-MNIST test set, float and quantized\n"
     "  --limit N            evaluate the first N test images only\n"
     "  --report FILE        the per-layer report as JSON\n"
@@ -61,13 +64,14 @@ static const char kHelp[] =
 
 typedef struct q_opts {
   const char *model, *calib, *report, *out, *range, *wrange, *wscheme, *recon, *border;
-  double qdrop, budget_bytes, budget_fraction, dc_lamb;
+  double qdrop, budget_bytes, budget_fraction, budget_seconds, dc_lamb;
   int64_t count, iters, sbatch, limit, seed, threads, recon_iters, dc_steps;
   int wbits, abits, all, eval, bias, cle, lsq, genie_m, pd_loss, pd_dc;
 } q_opts;
 
-/* "N%" (0 < N <= 100) into *fraction, or "N", "Nk", "NM" into *bytes. */
-static int parse_budget(const char *s, double *bytes, double *fraction) {
+/* "N%" (0 < N <= 100) into *fraction, "N", "Nk", "NM" into *bytes, or a time per image "Ns",
+ * "Nms", "Nus" into *seconds. */
+static int parse_budget(const char *s, double *bytes, double *fraction, double *seconds) {
   if (s == NULL) return 0;
   char *end;
   const double v = strtod(s, &end);
@@ -76,12 +80,18 @@ static int parse_budget(const char *s, double *bytes, double *fraction) {
     *fraction = v / 100.0;
     return v <= 100.0;
   }
-  const double unit = *end == '\0'            ? 1.0
-                      : strcmp(end, "k") == 0 ? 1e3
-                      : strcmp(end, "M") == 0 ? 1e6
-                                              : 0;
-  *bytes = v * unit;
-  return unit > 0;
+  static const struct {
+    const char *suffix;
+    double unit;
+    int is_time;
+  } kUnits[] = {{"", 1.0, 0},  {"k", 1e3, 0},   {"M", 1e6, 0},
+                {"s", 1.0, 1}, {"ms", 1e-3, 1}, {"us", 1e-6, 1}};
+  for (size_t i = 0; i < sizeof kUnits / sizeof kUnits[0]; i++) {
+    if (strcmp(end, kUnits[i].suffix) != 0) continue;
+    *(kUnits[i].is_time ? seconds : bytes) = v * kUnits[i].unit;
+    return 1;
+  }
+  return 0;
 }
 
 static int parse_bits(const char *s, int *w, int *a) {
@@ -151,8 +161,10 @@ static int parse(int argc, char **argv, q_opts *o) {
     } else if (zsq_cli_flag(argc, argv, &i, "--pd-dc-steps", &v)) {
       if (!zsq_cli_parse_int("--pd-dc-steps", v, 1, 1000000, &o->dc_steps)) return 0;
     } else if (zsq_cli_flag(argc, argv, &i, "--budget", &v)) {
-      if (!parse_budget(v, &o->budget_bytes, &o->budget_fraction)) {
-        return zsq_cli_error("--budget expects bytes (60000, 120k, 1.5M) or a percentage (40%%)"),
+      if (!parse_budget(v, &o->budget_bytes, &o->budget_fraction, &o->budget_seconds)) {
+        return zsq_cli_error(
+                   "--budget expects bytes (60000, 120k, 1.5M), a percentage (40%%) or a time "
+                   "per image (1.5ms, 800us, 0.002s)"),
                0;
       }
     } else if (zsq_cli_flag(argc, argv, &i, "--bits", &v)) {
@@ -337,7 +349,8 @@ int zsq_cmd_quantize(int argc, char **argv) {
                           .pd_dc_steps = (int)o.dc_steps,
                           .seed = (uint64_t)o.seed,
                           .budget_bytes = o.budget_bytes,
-                          .budget_fraction = o.budget_fraction};
+                          .budget_fraction = o.budget_fraction,
+                          .budget_seconds = o.budget_seconds};
   t0 = zsq_cli_now();
   st = zsq_quantize(m, &qo, c, q);
   if (st != ZSQ_OK) {
@@ -358,6 +371,7 @@ int zsq_cmd_quantize(int argc, char **argv) {
          asym ? ", asymmetric weights" : "", o.cle ? ", CLE" : "", kBias[o.bias], o.calib,
          (long long)zsq_calib_count(c), t_calib, t_quant);
   zsq_cli_print_report(q, stdout, 0);
+  zsq_cli_print_latency(q, stderr);
   if (o.out != NULL) {
     st = zsq_model_save(q, o.out);
     if (st != ZSQ_OK) {

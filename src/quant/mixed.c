@@ -1,4 +1,4 @@
-/* mixed.c — per-layer weight-bit sensitivity and the bit allocation under a size budget. */
+/* mixed.c — per-layer weight-bit sensitivity and the bit allocation under a budget of any cost. */
 #include "quant/mixed.h"
 
 #include <math.h>
@@ -73,39 +73,91 @@ zsq_status zsq_mixed_sensitivity(const zsq_graph *g, zsq_mp_layer *layers, int n
   return st;
 }
 
-zsq_status zsq_mixed_choose(const zsq_mp_layer *layers, int n, double budget_bits, int *bits,
-                            zsq_err *err) {
-  double fixed = 0.0, smallest = 0.0, largest = 0.0;
+/* Whether width b is a choice of layer l: a fixed layer's own width, or a free layer's width of
+ * finite sensitivity and cost. */
+static int is_choice(const zsq_mp_layer *l, int b) {
+  if (l->fixed_bits) return zsq_mp_bits[b] == l->fixed_bits;
+  return isfinite(l->sens[b]) && isfinite(l->cost[b]);
+}
+
+static double cheapest(const zsq_mp_layer *l) {
+  double c = INFINITY;
+  for (int b = 0; b < ZSQ_MP_NBITS; b++)
+    if (is_choice(l, b) && l->cost[b] < c) c = l->cost[b];
+  return c;
+}
+
+double zsq_mixed_least_cost(const zsq_mp_layer *layers, int n) {
+  double s = 0.0;
+  for (int i = 0; i < n; i++) s += cheapest(&layers[i]);
+  return s;
+}
+
+/* The most a choice can cost above the cheapest one: Σ over layers of the largest excess. */
+static double most_excess(const zsq_mp_layer *layers, int n) {
+  double most = 0.0;
   for (int i = 0; i < n; i++) {
-    const double p = (double)layers[i].params;
-    if (layers[i].fixed_bits) {
-      fixed += p * layers[i].fixed_bits;
-      continue;
-    }
-    int narrowest = zsq_mp_bits[0]; /* the smallest width offered (finite sensitivity) */
+    double m = 0.0;
     for (int b = 0; b < ZSQ_MP_NBITS; b++)
-      if (isfinite(layers[i].sens[b])) narrowest = zsq_mp_bits[b];
-    smallest += p * narrowest;
-    largest += p * zsq_mp_bits[0];
+      if (is_choice(&layers[i], b)) m = fmax(m, layers[i].cost[b] - cheapest(&layers[i]));
+    most += m;
   }
-  if (fixed + smallest > budget_bits * (1.0 + 1e-12))
-    return zsq_fail(err, ZSQ_ERR_INVALID_ARG,
-                    "budget of %.0f bytes is below the smallest model (%.0f bytes: every free "
-                    "layer at the fewest bits it may take)",
-                    budget_bits / 8, (fixed + smallest) / 8);
-  /* Costs in units of the free layers' full 8-bit size / STEPS, rounded up: a chosen set always
-   * fits the budget. */
-  const double unit = largest > 0 ? largest / STEPS : 1.0;
-  const long cap = (long)floor((budget_bits - fixed) / unit);
-  const long width = cap < STEPS ? cap + 1 : STEPS + 1;
+  return most;
+}
+
+/* Each width's cost above its layer's cheapest in units of `unit`, rounded up, into
+ * units[layer·ZSQ_MP_NBITS + b] (INFINITY: not a choice, or a unit of 0 and a cost above the
+ * cheapest); returns Σ over layers of their largest finite units. */
+static double excess_units(const zsq_mp_layer *layers, int n, double unit, double *units) {
+  double all = 0.0;
+  for (int i = 0; i < n; i++) {
+    const double low = cheapest(&layers[i]);
+    double m = 0.0;
+    for (int b = 0; b < ZSQ_MP_NBITS; b++) {
+      const double e = layers[i].cost[b] - low;
+      double *u = &units[(size_t)i * ZSQ_MP_NBITS + b];
+      *u = !is_choice(&layers[i], b) ? INFINITY
+           : e == 0.0                ? 0.0
+           : unit > 0                ? ceil(e / unit)
+                                     : INFINITY;
+      if (isfinite(*u)) m = fmax(m, *u);
+    }
+    all += m;
+  }
+  return all;
+}
+
+zsq_status zsq_mixed_choose(const zsq_mp_layer *layers, int n, double budget, int *bits,
+                            zsq_err *err) {
+  for (int i = 0; i < n; i++)
+    for (int b = 0; b < ZSQ_MP_NBITS; b++)
+      if (!(layers[i].cost[b] >= 0.0))
+        return zsq_fail(err, ZSQ_ERR_INVALID_ARG, "layer %d: the cost of %d bits is %g, not >= 0",
+                        i, zsq_mp_bits[b], layers[i].cost[b]);
+  const double least = zsq_mixed_least_cost(layers, n);
+  if (!isfinite(least))
+    return zsq_fail(err, ZSQ_ERR_INVALID_ARG, "a layer has no bit width it may take");
+  if (!(budget >= least * (1.0 - 1e-12)))
+    return zsq_fail(err, ZSQ_ERR_INVALID_ARG, "the budget %g is below the least cost %g", budget,
+                    least);
+  /* The DP spends the budget left above the cheapest choice, in units of that budget (or of the
+   * most any choice can spend above the cheapest, if less) / STEPS. */
+  double *units = malloc((size_t)n * ZSQ_MP_NBITS * sizeof(double));
+  if (units == NULL) return zsq_fail(err, ZSQ_ERR_NOMEM, "out of memory");
+  const double left = budget > least ? budget - least : 0.0;
+  const double most = most_excess(layers, n), unit = fmin(left, most) / STEPS;
+  const double all = excess_units(layers, n, unit, units);
+  /* Below the most, the budget left is STEPS units; else every choice fits (all <= STEPS + n). */
+  const long width = (left < most ? (unit > 0 ? STEPS : 0) : (long)all) + 1;
   double *dp = malloc((size_t)(n + 1) * (size_t)width * sizeof(double));
   signed char *pick = malloc((size_t)(n + 1) * (size_t)width);
   if (dp == NULL || pick == NULL) {
+    free(units);
     free(dp);
     free(pick);
     return zsq_fail(err, ZSQ_ERR_NOMEM, "out of memory");
   }
-  /* dp[i][c]: least Σ sens of layers < i with cost at most c. */
+  /* dp[i][c]: least Σ sens of layers < i spending at most c units. */
   for (long c = 0; c < width; c++) dp[c] = 0.0;
   for (int i = 0; i < n; i++) {
     const double *prev = dp + (size_t)i * width;
@@ -115,12 +167,9 @@ zsq_status zsq_mixed_choose(const zsq_mp_layer *layers, int n, double budget_bit
       cur[c] = INFINITY;
       pk[c] = -1;
       for (int b = 0; b < ZSQ_MP_NBITS; b++) {
-        if (layers[i].fixed_bits && b > 0) break;
-        const long cost = layers[i].fixed_bits
-                              ? 0
-                              : (long)ceil((double)layers[i].params * zsq_mp_bits[b] / unit - 1e-9);
-        if (cost > c || prev[c - cost] == INFINITY) continue;
-        const double v = prev[c - cost] + (layers[i].fixed_bits ? 0.0 : layers[i].sens[b]);
+        const double u = units[(size_t)i * ZSQ_MP_NBITS + b];
+        if (!(u <= (double)c) || prev[c - (long)u] == INFINITY) continue;
+        const double v = prev[c - (long)u] + (layers[i].fixed_bits ? 0.0 : layers[i].sens[b]);
         if (v < cur[c]) {
           cur[c] = v;
           pk[c] = (signed char)b;
@@ -129,16 +178,13 @@ zsq_status zsq_mixed_choose(const zsq_mp_layer *layers, int n, double budget_bit
     }
   }
   long c = width - 1;
-  zsq_status st = ZSQ_OK;
-  if (dp[(size_t)n * width + c] == INFINITY)
-    st = zsq_fail(err, ZSQ_ERR_INVALID_ARG, "budget too small for the bit widths available");
-  for (int i = n - 1; st == ZSQ_OK && i >= 0; i--) {
+  for (int i = n - 1; i >= 0; i--) { /* the cheapest choice always fits: no dead end */
     const int b = pick[(size_t)(i + 1) * width + c];
-    bits[i] = layers[i].fixed_bits ? layers[i].fixed_bits : zsq_mp_bits[b];
-    if (!layers[i].fixed_bits)
-      c -= (long)ceil((double)layers[i].params * zsq_mp_bits[b] / unit - 1e-9);
+    bits[i] = zsq_mp_bits[b];
+    c -= (long)units[(size_t)i * ZSQ_MP_NBITS + b];
   }
+  free(units);
   free(dp);
   free(pick);
-  return st;
+  return ZSQ_OK;
 }

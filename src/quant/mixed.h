@@ -1,5 +1,6 @@
 /* mixed.h — mixed precision: per-layer weight-bit sensitivity measured on calibration images,
- * then one bit width per layer minimising the summed sensitivity under a weight-size budget. */
+ * then one bit width per layer minimising the summed sensitivity under a budget (weight size or
+ * latency: any non-negative cost per layer and width). */
 #ifndef ZSQ_QUANT_MIXED_H
 #define ZSQ_QUANT_MIXED_H
 
@@ -17,6 +18,10 @@ typedef struct zsq_mp_layer {
   int fixed_bits;            /* 0: chosen; else kept at this width (first/last layer) */
   int64_t params;            /* weight count */
   double sens[ZSQ_MP_NBITS]; /* mean squared change of the model output, per zsq_mp_bits */
+  /* What each width spends of the budget (>= 0; INFINITY: not a choice), per zsq_mp_bits:
+   * params·bits for a size budget, seconds for a latency budget. A fixed layer spends the entry
+   * of its fixed width. */
+  double cost[ZSQ_MP_NBITS];
 } zsq_mp_layer;
 
 /* Fills sens for every layer that is not fixed, on the first min(count, 64) images of calib
@@ -28,10 +33,16 @@ zsq_status zsq_mixed_sensitivity(const zsq_graph *g, zsq_mp_layer *layers, int n
                                  const float *calib, int64_t count, int base_bits,
                                  zsq_range_method m, int asym, pthreadpool_t tp, zsq_err *err);
 
-/* bits[i] for each layer: the choice with the least Σ sens whose weights take at most
- * budget_bits (Σ params·bits, fixed layers included), by dynamic programming over the budget in
- * 4096 steps. ZSQ_ERR_INVALID_ARG when even the smallest choice exceeds the budget. */
-zsq_status zsq_mixed_choose(const zsq_mp_layer *layers, int n, double budget_bits, int *bits,
+/* The least Σ cost of a choice: every fixed layer at its width, every free layer at its cheapest
+ * width with a finite sensitivity and cost. INFINITY when a layer has no such width. */
+double zsq_mixed_least_cost(const zsq_mp_layer *layers, int n);
+
+/* bits[i] for each layer: the choice with the least Σ sens whose Σ cost (fixed layers included)
+ * is at most budget, by dynamic programming over the budget left above the least cost in 4096
+ * steps, each cost above a layer's cheapest rounded up: the result always fits, and a budget equal
+ * to the least cost gives the cheapest choice. ZSQ_ERR_INVALID_ARG when the budget is below the
+ * least cost (callers check first with zsq_mixed_least_cost to say so in their own units). */
+zsq_status zsq_mixed_choose(const zsq_mp_layer *layers, int n, double budget, int *bits,
                             zsq_err *err);
 
 #endif

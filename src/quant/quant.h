@@ -21,6 +21,23 @@ typedef enum zsq_recon_method {
   ZSQ_RECON_BRECQ,    /* per block (quant/blocks.h) */
 } zsq_recon_method;
 
+struct zsq_qresult;
+/* The cost model of a latency budget: the quantizer builds simulated graphs of r at several weight
+ * widths, and the timer (the caller's: the quantizer never calls kernels) measures them. */
+typedef struct zsq_layer_timer {
+  void *ctx;
+  /* An instance of sim, r's simulated graph at r's current layer records, to be timed; r's records
+   * may change afterwards, sim outlives the instance. */
+  zsq_status (*prepare)(void *ctx, const struct zsq_qresult *r, const zsq_graph *sim,
+                        void **instance, zsq_err *err);
+  /* Times n instances with their runs taking turns (a change in the machine's load hits them
+   * alike): seconds per image of layer i's operator in instance k into
+   * layer_seconds[k·n_layers + i], of everything else into other_seconds[k]. */
+  zsq_status (*time)(void *ctx, void *const *instances, int n, int n_layers, double *layer_seconds,
+                     double *other_seconds, zsq_err *err);
+  void (*release)(void *ctx, void *instance);
+} zsq_layer_timer;
+
 typedef struct zsq_qscheme {
   int wbits, abits;    /* 8, 4, 3 or 2 */
   int first_last_8bit; /* first and last layer: 8-bit weights and input */
@@ -43,6 +60,10 @@ typedef struct zsq_qscheme {
   /* Mixed precision: > 0 chooses each free layer's weight bits in {8, 4, 3, 2} (at most wbits)
    * so that all weight codes take at most this many bits (quant/mixed.h). */
   double budget_bits;
+  /* Or > 0: so that one image takes at most this many seconds, each layer timed at each width by
+   * timer (which must then be set). */
+  double budget_seconds;
+  zsq_layer_timer timer;
 } zsq_qscheme;
 
 /* One quantized activation tensor (per-tensor affine, codes 0 .. 2^bits − 1). */
@@ -67,7 +88,8 @@ typedef struct zsq_qlayer {
   int64_t wrows;
   int row_stride, elem_stride;
   float *wscale;
-  float *wzero; /* per-row zero points of an asymmetric layer, or NULL (symmetric) */
+  float *wzero;   /* per-row zero points of an asymmetric layer, or NULL (symmetric) */
+  double seconds; /* latency budgets: its operator's measured time at wbits (0 otherwise) */
 } zsq_qlayer;
 
 typedef struct zsq_qresult {
@@ -79,6 +101,9 @@ typedef struct zsq_qresult {
   int n_layers;
   /* reconstruction units, and those trained with the PD term / distribution-corrected */
   int recon_units, pd_units, dc_units;
+  /* latency budgets (0 otherwise), seconds per image: the chosen bits, every layer at 8 bits, the
+   * fastest choice, and the steps that are no Conv/Gemm */
+  double predicted_s, all_8bit_s, fastest_s, other_s;
 } zsq_qresult;
 
 /* calib: count images, NCHW logical, in the model's normalised input space. */

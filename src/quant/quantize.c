@@ -412,30 +412,112 @@ static zsq_status bias_correct(zsq_qresult *r, const float *calib, int64_t count
   return st;
 }
 
-/* Mixed precision: per-layer weight bits under sc->budget_bits (the first and last layer keep
- * their 8 bits when first_last_8bit), at most sc->wbits, 2 bits only with reconstruction. */
+/* Latency costs: for 8 bits and each narrower width some free layer may take, a simulated graph
+ * with every free layer at that width, all timed together by sc->timer: ml[i].cost[b] is layer i's
+ * time (INFINITY at widths no layer takes), *other the rest of the 8-bit graph. */
+static zsq_status latency_costs(zsq_qresult *r, const zsq_qscheme *sc, zsq_mp_layer *ml,
+                                double *other, zsq_err *err) {
+  const zsq_layer_timer *tm = &sc->timer;
+  zsq_graph *sims[ZSQ_MP_NBITS] = {NULL};
+  void *inst[ZSQ_MP_NBITS] = {NULL};
+  int width_of[ZSQ_MP_NBITS], n = 0; /* instance k times width index width_of[k] */
+  zsq_status st = ZSQ_OK;
+  for (int b = 0; st == ZSQ_OK && b < ZSQ_MP_NBITS; b++) {
+    int offered = b == 0;
+    for (int i = 0; i < r->n_layers; i++) {
+      offered |= !ml[i].fixed_bits && isfinite(ml[i].sens[b]);
+      ml[i].cost[b] = INFINITY;
+      if (!ml[i].fixed_bits) r->layers[i].wbits = zsq_mp_bits[b];
+    }
+    if (!offered) continue;
+    st = build_sim(r, sc, NULL, &sims[n], err);
+    if (st == ZSQ_OK) st = tm->prepare(tm->ctx, r, sims[n], &inst[n], err);
+    width_of[n++] = b;
+  }
+  double *t = malloc(((size_t)n * (size_t)r->n_layers + 1) * sizeof(double));
+  double rest[ZSQ_MP_NBITS];
+  if (st == ZSQ_OK && t == NULL) st = zsq_fail(err, ZSQ_ERR_NOMEM, "out of memory");
+  if (st == ZSQ_OK) st = tm->time(tm->ctx, inst, n, r->n_layers, t, rest, err);
+  for (int k = 0; st == ZSQ_OK && k < n; k++)
+    for (int i = 0; i < r->n_layers; i++)
+      ml[i].cost[width_of[k]] = t[(size_t)k * (size_t)r->n_layers + (size_t)i];
+  if (st == ZSQ_OK) *other = rest[0]; /* width_of[0] is 8 bits */
+  for (int k = 0; k < n; k++) {
+    if (inst[k] != NULL) tm->release(tm->ctx, inst[k]);
+    zsq_graph_free(sims[k]);
+  }
+  free(t);
+  return st;
+}
+
+/* Refuses a budget below the least cost, in the budget's units. */
+static zsq_status check_budget(const zsq_qresult *r, const zsq_qscheme *sc, const zsq_mp_layer *ml,
+                               double other, pthreadpool_t tp, zsq_err *err) {
+  const double least = other + zsq_mixed_least_cost(ml, r->n_layers);
+  if (sc->budget_seconds <= 0) {
+    if (sc->budget_bits >= least * (1.0 - 1e-12)) return ZSQ_OK;
+    return zsq_fail(err, ZSQ_ERR_INVALID_ARG,
+                    "budget of %.0f bytes is below the smallest model (%.0f bytes: every free "
+                    "layer at the fewest bits it may take)",
+                    sc->budget_bits / 8, least / 8);
+  }
+  if (sc->budget_seconds >= least * (1.0 - 1e-12)) return ZSQ_OK;
+  double all_8bit = other;
+  for (int i = 0; i < r->n_layers; i++) all_8bit += ml[i].cost[0];
+  const int threads = tp ? (int)pthreadpool_get_threads_count(tp) : 1;
+  return zsq_fail(err, ZSQ_ERR_INVALID_ARG,
+                  "latency budget of %.4g ms is below the fastest choice: %.4g ms per image as "
+                  "measured here with %d thread%s (every free layer at its fastest width; all "
+                  "8-bit: %.4g ms)",
+                  sc->budget_seconds * 1e3, least * 1e3, threads, threads > 1 ? "s" : "",
+                  all_8bit * 1e3);
+}
+
+/* Mixed precision: per-layer weight bits under sc->budget_bits or sc->budget_seconds (the first
+ * and last layer keep their 8 bits when first_last_8bit), at most sc->wbits, 2 bits only with
+ * reconstruction. */
 static zsq_status choose_bits(zsq_qresult *r, const zsq_qscheme *sc, const float *calib,
                               int64_t count, pthreadpool_t tp, zsq_err *err) {
-  zsq_mp_layer *ml = calloc((size_t)r->n_layers, sizeof *ml);
-  int *bits = malloc((size_t)r->n_layers * sizeof(int));
+  const int n = r->n_layers, latency = sc->budget_seconds > 0;
+  zsq_mp_layer *ml = calloc((size_t)n, sizeof *ml);
+  int *bits = malloc((size_t)n * sizeof(int));
   zsq_status st = ml && bits ? ZSQ_OK : zsq_fail(err, ZSQ_ERR_NOMEM, "out of memory");
-  for (int i = 0; st == ZSQ_OK && i < r->n_layers; i++) {
-    const int edge = sc->first_last_8bit && (i == 0 || i == r->n_layers - 1);
+  for (int i = 0; st == ZSQ_OK && i < n; i++) {
+    const int edge = sc->first_last_8bit && (i == 0 || i == n - 1);
     ml[i].node = r->layers[i].node;
     ml[i].fixed_bits = edge ? 8 : 0;
   }
   if (st == ZSQ_OK)
-    st = zsq_mixed_sensitivity(r->folded, ml, r->n_layers, calib, count, sc->wbits,
-                               sc->weight_range, sc->weight_asym, tp, err);
-  for (int i = 0; st == ZSQ_OK && i < r->n_layers; i++) {
-    for (int b = 0; b < ZSQ_MP_NBITS; b++)
+    st = zsq_mixed_sensitivity(r->folded, ml, n, calib, count, sc->wbits, sc->weight_range,
+                               sc->weight_asym, tp, err);
+  for (int i = 0; st == ZSQ_OK && i < n; i++) {
+    for (int b = 0; b < ZSQ_MP_NBITS; b++) {
       /* Not choices: widths above --bits, and 2 bits without reconstruction (rounding to nearest
        * at 2 bits collapses the model, docs/RESULTS.md). */
       if (zsq_mp_bits[b] > sc->wbits || (zsq_mp_bits[b] == 2 && sc->recon == ZSQ_RECON_NONE))
         ml[i].sens[b] = INFINITY;
+      ml[i].cost[b] = (double)ml[i].params * zsq_mp_bits[b];
+    }
   }
-  if (st == ZSQ_OK) st = zsq_mixed_choose(ml, r->n_layers, sc->budget_bits, bits, err);
-  for (int i = 0; st == ZSQ_OK && i < r->n_layers; i++) r->layers[i].wbits = bits[i];
+  double other = 0.0;
+  if (st == ZSQ_OK && latency) st = latency_costs(r, sc, ml, &other, err);
+  if (st == ZSQ_OK) st = check_budget(r, sc, ml, other, tp, err);
+  if (st == ZSQ_OK)
+    st = zsq_mixed_choose(ml, n, (latency ? sc->budget_seconds : sc->budget_bits) - other, bits,
+                          err);
+  for (int i = 0; st == ZSQ_OK && i < n; i++) {
+    r->layers[i].wbits = bits[i];
+    for (int b = 0; latency && b < ZSQ_MP_NBITS; b++)
+      if (zsq_mp_bits[b] == bits[i]) r->layers[i].seconds = ml[i].cost[b];
+  }
+  if (st == ZSQ_OK && latency) {
+    r->other_s = r->predicted_s = r->all_8bit_s = other;
+    r->fastest_s = other + zsq_mixed_least_cost(ml, n);
+    for (int i = 0; i < n; i++) {
+      r->predicted_s += r->layers[i].seconds;
+      r->all_8bit_s += ml[i].cost[0];
+    }
+  }
   free(ml);
   free(bits);
   return st;
@@ -464,6 +546,10 @@ zsq_status zsq_quantize_graph(const zsq_graph *g, const zsq_qscheme *sc, const f
                     "the distribution correction needs lamb_c > 0 and at least one step");
   if (sc->recon != ZSQ_RECON_NONE && sc->recon_iters < 1)
     return zsq_fail(err, ZSQ_ERR_INVALID_ARG, "reconstruction needs at least one step");
+  if (sc->budget_bits > 0 && sc->budget_seconds > 0)
+    return zsq_fail(err, ZSQ_ERR_INVALID_ARG, "give a size budget or a latency budget, not both");
+  if (sc->budget_seconds > 0 && (!sc->timer.prepare || !sc->timer.time || !sc->timer.release))
+    return zsq_fail(err, ZSQ_ERR_INVALID_ARG, "a latency budget needs a way to time the layers");
   if (!(sc->qdrop >= 0.0f && sc->qdrop < 1.0f))
     return zsq_fail(err, ZSQ_ERR_INVALID_ARG, "the QDrop probability must be in [0, 1)");
   out->folded = zsq_graph_clone(g);
@@ -476,8 +562,10 @@ zsq_status zsq_quantize_graph(const zsq_graph *g, const zsq_qscheme *sc, const f
     st = zsq_bn_stats_collect(g, out->folded, &stats, err);
   if (st == ZSQ_OK && sc->cle) st = zsq_cle(out->folded, stats, CLE_SWEEPS, NULL, err);
   if (st == ZSQ_OK) st = find_points(out, sc, err);
-  if (st == ZSQ_OK && sc->budget_bits > 0) st = choose_bits(out, sc, calib, count, tp, err);
+  /* The activation grids do not depend on the weight bits; a latency budget times them. */
   if (st == ZSQ_OK) st = calibrate(out, sc, calib, count, tp, err);
+  if (st == ZSQ_OK && (sc->budget_bits > 0 || sc->budget_seconds > 0))
+    st = choose_bits(out, sc, calib, count, tp, err);
   if (st == ZSQ_OK) st = build_sim(out, sc, NULL, &out->sim, err);
   if (st == ZSQ_OK && sc->recon != ZSQ_RECON_NONE) {
     st = zsq_reconstruct(out, sc, stats, calib, count, tp, err);

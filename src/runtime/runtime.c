@@ -28,6 +28,7 @@ typedef enum step_kind {
 typedef struct rt_step {
   step_kind kind;
   int in, in2, out; /* graph tensor indices (in2: the second Add operand or the residual) */
+  int layer;        /* S_CONV: the index of its record in the layers given to create; else -1 */
   zsq_qconv *conv;
   rt_grid grid;
   float *grid_arrays; /* owned qmult/qoffset of a bordered grid */
@@ -62,6 +63,7 @@ static rt_step *add_step(zsq_rt *rt, step_kind k, int in, int out) {
   s->kind = k;
   s->in = in;
   s->in2 = -1;
+  s->layer = -1;
   s->out = out;
   s->lo = -INFINITY;
   s->hi = INFINITY;
@@ -222,6 +224,7 @@ static zsq_status plan_conv(zsq_rt *rt, int ni, const zsqf_layer *layers, int n_
   }
   rt_step *s = add_step(rt, S_CONV, nd->inputs[0], out_t);
   s->in2 = res_t;
+  s->layer = (int)(l - layers);
   const zsq_node *fq = c && c->op == ZSQ_OP_FAKEQUANT ? c : NULL;
   if (st == ZSQ_OK && fq) {
     st = grid_of(rt, fq, n, &s->grid, &s->grid_arrays, err);
@@ -619,6 +622,10 @@ void zsq_rt_step_io(const zsq_rt *rt, int i, int *in, int *in2, int *out) {
   *in = rt->steps[i].in;
   *in2 = rt->steps[i].in2;
   *out = rt->steps[i].out;
+}
+
+int zsq_rt_step_layer(const zsq_rt *rt, int i) {
+  return rt->steps[i].layer;
 }
 
 void *zsq_rt_data(zsq_rt *rt, int t, int *kind) {

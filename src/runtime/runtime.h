@@ -35,6 +35,15 @@ int zsq_rt_step_count(const zsq_rt *rt);
 void zsq_rt_step_io(const zsq_rt *rt, int i, int *in, int *in2, int *out);
 /* Runs steps [first, last) on whatever their inputs' buffers hold. */
 zsq_status zsq_rt_run_steps(zsq_rt *rt, int first, int last, zsq_err *err);
+/* The index (into the layers given to create) of the Conv/Gemm step i runs, or -1 for a step that
+ * is no Conv/Gemm. */
+int zsq_rt_step_layer(const zsq_rt *rt, int i);
+/* Seconds each step of n runtimes takes (step_seconds[k][zsq_rt_step_count(rts[k])]): the median
+ * over repeated runs of all the steps, each step timed in place, the runtimes taking turns run by
+ * run (a change in the machine's load hits them alike): a warm-up, then enough runs for about half
+ * a second in all, 11 to 201. Run each runtime once first, so that its buffers hold real
+ * values. */
+zsq_status zsq_rt_time_steps(zsq_rt *const *rts, int n, double *const *step_seconds, zsq_err *err);
 /* The NHWC buffer of graph tensor t and its kind (0: not stored, 1: float, 2: u8 codes). */
 void *zsq_rt_data(zsq_rt *rt, int t, int *kind);
 
