@@ -50,6 +50,7 @@ typedef struct zsq_qscheme {
   int recon_iters;        /* Adam steps per layer or block */
   float qdrop;            /* QDrop: probability of skipping each activation quantization */
   int aquant_borders;     /* learned per-channel activation rounding borders (AQuant) */
+  float border_lr;        /* their Adam learning rate (0: 5e-4, recon.c) */
   int learn_act_steps;    /* LSQ: activation steps learned with the rounding */
   int learn_weight_steps; /* GENIE-M: per-channel weight steps learned with the rounding */
   int pd_loss;            /* PD-Quant: KL to the float logits through the float rest (recon_pd.h) */

@@ -23,7 +23,7 @@
 #define MINIBATCH 32
 #define MAX_IMAGES 256
 #define ROUND_LR 1e-2f
-#define BORDER_LR 2e-3f
+#define BORDER_LR 5e-4f     /* 2e-3 fitted the borders to synthetic activations (docs/RESULTS.md) */
 #define BORDER_MARGIN 0.01f /* borders stay in [margin, 1 − margin] on the code range */
 
 /* The borders of one FakeQuant of the unit, learned as θ = (a_c, e_c) with b_c = e_c / qmax:
@@ -205,7 +205,7 @@ static zsq_status unit_learn(unit *u, zsq_qresult *r, const zsq_qscheme *sc, con
   fallback.data = malloc((size_t)(mb * d->x_img) * sizeof(float));
   zsq_status st =
       (xb && xfb && yb && idx && fallback.data && zsq_adam_init(&aw, u->n_v, ROUND_LR) &&
-       zsq_adam_init(&ab, u->n_theta, BORDER_LR))
+       zsq_adam_init(&ab, u->n_theta, sc->border_lr > 0 ? sc->border_lr : BORDER_LR))
           ? ZSQ_OK
           : zsq_fail(err, ZSQ_ERR_NOMEM, "out of memory");
   for (size_t i = 0; st == ZSQ_OK && sc->qdrop > 0 && i < u->p->n_nodes; i++) {
