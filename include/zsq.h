@@ -162,7 +162,8 @@ typedef struct zsq_synth_options {
                 0 the method's default (on for genie only), 1 on, -1 off */
   const float *input_lo, *input_hi; /* per input channel: the images stay inside [lo, hi], e.g.
                                        the normalised pixel range (0 − mean)/std … (1 − mean)/std
-                                       (projected after every step); NULL: unbounded */
+                                       (projected after every step; not genie's
+                                       generator output); NULL: unbounded */
 } zsq_synth_options;
 
 typedef struct zsq_synth_report {

@@ -576,9 +576,10 @@ std::pair<float, float> pixel_range(const SynthRun &r) {
   return {*mm.first, *mm.second};
 }
 
-TEST(Synth, InputRangeKeepsEveryMethodsImagesInside) {
+// genie's generator output is left as it is (clipping it broke GENIE, docs/synthesis.md).
+TEST(Synth, InputRangeKeepsEveryPixelMethodsImagesInside) {
   const float lo = -0.81f, hi = 2.02f;  // the teacher's normalised pixel range
-  for (const char *method : {"noise", "zeroq", "intraq", "genie"}) {
+  for (const char *method : {"noise", "zeroq", "intraq"}) {
     zsq_synth_options o = options(method, 8, 6, 2);
     SynthRun free_run(o);
     o.input_lo = &lo;

@@ -37,9 +37,9 @@ static const char kHelp[] =
     "model)\n"
     "  --swing on|off     strided convs see a random reflect-padded +-1 pixel shift every step\n"
     "                     (GENIE's swing convolution; default: on for genie, off otherwise)\n"
-    "  --clamp on|off     keep the images inside the normalised pixel range (default: on when\n"
-    "                     the normalisation is known: the flags below or the model's\n"
-    "                     zsq.input_mean/std/scale metadata)\n"
+    "  --clamp on|off     keep the images inside the normalised pixel range (not genie's;\n"
+    "                     default: on when the normalisation is known: the flags below or\n"
+    "                     the model's zsq.input_mean/std/scale metadata)\n"
     "  --mean M[,M..]     per-channel mean of pixels scaled to [0,1]\n"
     "  --std S[,S..]      per-channel std\n"
     "  --scale X          pixel scale to [0,1] (default 1/255)\n";

@@ -396,7 +396,6 @@ static zsq_status run_genie_batch(synth_ctx *s, int64_t index, int64_t batches, 
   for (int64_t it = 0; st == ZSQ_OK && it < cfg->iters; it++) {
     zsq_gen_forward(&gen, z);
     memcpy(s->x, gen.out, bytes);
-    project(s); /* straight through: the generator sees the projected images' gradient */
     const double loss = step(s, labels, rng, per_image);
     if (!isfinite(loss)) {
       st = zsq_fail(err, ZSQ_ERR_INTERNAL, "synthesis diverged (loss %g at step %lld)", loss,
@@ -413,7 +412,6 @@ static zsq_status run_genie_batch(synth_ctx *s, int64_t index, int64_t batches, 
   if (st == ZSQ_OK) {
     zsq_gen_forward(&gen, z);
     memcpy(s->x, gen.out, bytes);
-    project(s);
   }
   zsq_adam_free(&az);
   zsq_adam_free(&ag);

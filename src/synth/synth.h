@@ -37,8 +37,9 @@ typedef struct zsq_synth_cfg {
   int64_t gen_latent, gen_c0, gen_c1; /* latent width, generator channels */
   float gen_lr;                       /* the generator's Adam lr, ×0.95 every 100 steps */
   int swing; /* strided convs read their input through a shift redrawn every step (swing.h) */
-  const float *lo,
-      *hi; /* per channel: images projected into [lo, hi] after every step; NULL: off */
+  /* per channel: images projected into [lo, hi] after every step (genie ignores them: its
+   * generator's output is not clipped); NULL: off */
+  const float *lo, *hi;
   uint64_t seed;
   pthreadpool_t threadpool;
   zsq_synth_progress_fn progress;
