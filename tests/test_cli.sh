@@ -84,6 +84,7 @@ expect 2 'pass --mean M --std S' -- synth "$tmp/nometa.onnx" --method zeroq --co
 expect 0 'BN-statistic distance' -- synth "$tmp/nometa.onnx" --method zeroq --count 2 --iters 1 -o "$tmp/c.zsd"
 expect 0 'BN-statistic distance' -- synth "$tmp/nometa.onnx" --method zeroq --count 2 --iters 1 --clamp on --mean 0.2860 --std 0.3530 -o "$tmp/c.zsd"
 expect 2 '--std needs a value' -- synth "$model" --method zeroq --count 2 -o "$tmp/c.zsd" --std
+expect 2 "genie's generator output is not clamped" -- synth "$model" --method genie --count 2 --clamp on -o "$tmp/c.zsd"
 expect 2 '--clamp must be on or off' -- synth "$model" --method zeroq --count 2 -o "$tmp/c.zsd" --clamp yes
 
 # Results on stdout, progress on stderr; JSON parses.

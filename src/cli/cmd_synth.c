@@ -179,6 +179,9 @@ int zsq_cmd_synth(int argc, char **argv) {
   if (o.method == NULL) return zsq_cli_error("synth: --method is required"), ZSQ_EXIT_USAGE;
   if (o.count == 0) return zsq_cli_error("synth: --count is required"), ZSQ_EXIT_USAGE;
   if (out == NULL) return zsq_cli_error("synth: -o FILE is required"), ZSQ_EXIT_USAGE;
+  if (clamp > 0 && strcmp(o.method, "genie") == 0) { /* docs/synthesis.md, "The pixel range" */
+    return zsq_cli_error("--clamp on: genie's generator output is not clamped"), ZSQ_EXIT_USAGE;
+  }
   zsq_model *m;
   zsq_calib *c;
   if (zsq_model_create(&m) != ZSQ_OK) return ZSQ_EXIT_INTERNAL;
