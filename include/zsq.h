@@ -226,6 +226,8 @@ typedef struct zsq_quant_options {
    * integer runtime on this machine with `threads`: each layer's operator is timed here at each
    * width (docs/quantization.md). First and last layer stay at 8 bits unless quantize_all. */
   double budget_bytes, budget_fraction, budget_seconds;
+  int first_output_8bit; /* 1: the first layer's output, the second layer's input, at 8 bits
+                            (BRECQ's and QDrop's scheme) */
 } zsq_quant_options;
 
 typedef struct zsq_quant_layer {

@@ -76,6 +76,22 @@ static int add_point(zsq_qresult *r, const zsq_graph *g, int t, int bits) {
   return r->n_points++;
 }
 
+/* Whether tensor t is, under first_out_8bit, the first layer's output or derives from it through
+ * operators that only select among its values (max pooling, reshapes). */
+static int stem_output(const zsq_graph *g, const zsq_qscheme *sc, int first, int t) {
+  if (!sc->first_out_8bit) return 0;
+  for (;;) {
+    const int p = g->tensors[t].producer;
+    if (p < 0) return 0;
+    if (p == first) return 1;
+    const zsq_op op = g->nodes[p].op;
+    if (op != ZSQ_OP_MAXPOOL && op != ZSQ_OP_FLATTEN && op != ZSQ_OP_RESHAPE &&
+        op != ZSQ_OP_IDENTITY)
+      return 0;
+    t = g->nodes[p].inputs[0];
+  }
+}
+
 /* Layers and quantization points: a Conv/Gemm's data input is stored as codes at its activation
  * width; so is every Add/Mul operand that is not a Conv/Gemm output fused into the epilogue. */
 static zsq_status find_points(zsq_qresult *r, const zsq_qscheme *sc, zsq_err *err) {
@@ -97,7 +113,7 @@ static zsq_status find_points(zsq_qresult *r, const zsq_qscheme *sc, zsq_err *er
       l->node = (int)i;
       l->name = n->name;
       l->wbits = edge ? 8 : sc->wbits;
-      l->abits = edge ? 8 : sc->abits;
+      l->abits = edge || stem_output(g, sc, first, n->inputs[0]) ? 8 : sc->abits;
       l->input_point =
           g->tensors[n->inputs[0]].is_const ? -1 : add_point(r, g, n->inputs[0], l->abits);
       if (!g->tensors[n->inputs[1]].is_const) {
@@ -108,7 +124,7 @@ static zsq_status find_points(zsq_qresult *r, const zsq_qscheme *sc, zsq_err *er
         const int t = n->inputs[k], p = g->tensors[t].producer;
         if (g->tensors[t].is_const) continue;
         if (p >= 0 && is_layer(&g->nodes[p]) && consumers(g, t) == 1) continue; /* fused epilogue */
-        add_point(r, g, t, sc->abits);
+        add_point(r, g, t, stem_output(g, sc, first, t) ? 8 : sc->abits);
       }
     }
   }
