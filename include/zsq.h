@@ -192,7 +192,8 @@ enum {
 
 typedef struct zsq_quant_options {
   int wbits, abits;          /* 8, 4, 3 or 2 */
-  int quantize_all;          /* 0: first and last layer stay at 8 bits (the default scheme) */
+  int quantize_all;          /* 0: first and last layer stay at 8 bits, and so do the first layer's
+                                output and the last layer's input (the default scheme) */
   const char *act_range;     /* "minmax", "percentile" or "mse" (NULL: mse) */
   const char *weight_range;  /* "minmax" or "mse" (NULL: mse) */
   const char *weight_scheme; /* "sym" or "asym" (NULL: sym): asym gives every layer below 8 bits
@@ -226,8 +227,6 @@ typedef struct zsq_quant_options {
    * integer runtime on this machine with `threads`: each layer's operator is timed here at each
    * width (docs/quantization.md). First and last layer stay at 8 bits unless quantize_all. */
   double budget_bytes, budget_fraction, budget_seconds;
-  int first_output_8bit; /* 1: the first layer's output, the second layer's input, at 8 bits
-                            (BRECQ's and QDrop's scheme) */
 } zsq_quant_options;
 
 typedef struct zsq_quant_layer {

@@ -506,11 +506,14 @@ TEST(QuantPipeline, W8A8KeepsTheFloatAccuracyAndReportsEveryLayer) {
 TEST(QuantPipeline, LowBitsCostAccuracyAndFirstLastStayAt8) {
   Quantized r(2, 4);
   ASSERT_EQ(r.st, ZSQ_OK) << zsq_model_last_error(r.m);
-  zsq_quant_layer first, mid, last;
+  zsq_quant_layer first, second, mid, last;
   zsq_model_quant_layer(r.q, 0, &first);
+  zsq_model_quant_layer(r.q, 1, &second);
   zsq_model_quant_layer(r.q, 5, &mid);
   zsq_model_quant_layer(r.q, 21, &last);
   EXPECT_EQ(first.wbits, 8);
+  EXPECT_EQ(second.wbits, 2);
+  EXPECT_EQ(second.abits, 8);  // it reads the first layer's output, kept at 8 bits (BRECQ)
   EXPECT_EQ(last.abits, 8);
   EXPECT_EQ(mid.wbits, 2);
   EXPECT_EQ(mid.abits, 4);

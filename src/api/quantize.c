@@ -83,7 +83,6 @@ zsq_status zsq_quantize(zsq_model *m, const zsq_quant_options *o, const zsq_cali
   zsq_qscheme sc = {.wbits = o->wbits,
                     .abits = o->abits,
                     .first_last_8bit = !o->quantize_all,
-                    .first_out_8bit = o->first_output_8bit != 0,
                     .bias_correction = o->bias_correction,
                     .cle = o->cle,
                     .recon_iters = o->recon_iters > 0 ? o->recon_iters : 1000,

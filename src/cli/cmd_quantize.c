@@ -25,9 +25,8 @@ static const char kHelp[] =
     "  --weight-scheme S    weights: sym (default) or asym (a zero point per output channel on\n"
     "                       every layer below 8 bits; 8-bit layers stay symmetric); the integer\n"
     "                       runtime holds asym layers at 8 bits per weight\n"
-    "  --quantize-all       first and last layer at the target bits too\n"
-    "  --first-output-8bit  the first layer's output (the second layer's input) at 8 bits\n"
-    "                       too, as in BRECQ and QDrop\n"
+    "  --quantize-all       first and last layer at the target bits too (by default they,\n"
+    "                       the first layer's output and the last layer's input stay 8-bit)\n"
     "  --bias-correction [M]  bias correction: empirical (the default when M is left out: each\n"
     "                       layer's mean output error on the calibration images) or analytic\n"
     "                       (DFQ: the expected error from the BatchNorm statistics)\n"
@@ -68,7 +67,7 @@ typedef struct q_opts {
   const char *model, *calib, *report, *out, *range, *wrange, *wscheme, *recon, *border;
   double qdrop, budget_bytes, budget_fraction, budget_seconds, dc_lamb;
   int64_t count, iters, sbatch, limit, seed, threads, recon_iters, dc_steps;
-  int wbits, abits, all, first_out8, eval, bias, cle, lsq, genie_m, pd_loss, pd_dc;
+  int wbits, abits, all, eval, bias, cle, lsq, genie_m, pd_loss, pd_dc;
 } q_opts;
 
 /* "N%" (0 < N <= 100) into *fraction, "N", "Nk", "NM" into *bytes, or a time per image "Ns",
@@ -140,8 +139,6 @@ static int parse(int argc, char **argv, q_opts *o) {
       return -1;
     } else if (strcmp(argv[i], "--quantize-all") == 0) {
       o->all = 1;
-    } else if (strcmp(argv[i], "--first-output-8bit") == 0) {
-      o->first_out8 = 1;
     } else if (strcmp(argv[i], "--bias-correction") == 0 ||
                strncmp(argv[i], "--bias-correction=", 18) == 0) {
       if (!parse_bias(argc, argv, &i, &o->bias)) return 0;
@@ -335,7 +332,6 @@ int zsq_cmd_quantize(int argc, char **argv) {
   zsq_quant_options qo = {.wbits = o.wbits,
                           .abits = o.abits,
                           .quantize_all = o.all,
-                          .first_output_8bit = o.first_out8,
                           .act_range = o.range,
                           .weight_range = o.wrange,
                           .weight_scheme = o.wscheme,
@@ -371,9 +367,9 @@ int zsq_cmd_quantize(int argc, char **argv) {
   static const char *const kBias[] = {"", ", empirical bias correction",
                                       ", analytic bias correction"};
   const int asym = o.wscheme && strcmp(o.wscheme, "asym") == 0;
-  printf("%s: W%dA%d (%s%s%s%s%s), calibration %s (%lld images, %.1f s), quantization %.1f s\n",
+  printf("%s: W%dA%d (%s%s%s%s), calibration %s (%lld images, %.1f s), quantization %.1f s\n",
          o.model, o.wbits, o.abits, o.all ? "all layers" : "first/last 8-bit",
-         o.first_out8 ? ", first output 8-bit" : "", asym ? ", asymmetric weights" : "", o.cle ? ", CLE" : "", kBias[o.bias], o.calib,
+         asym ? ", asymmetric weights" : "", o.cle ? ", CLE" : "", kBias[o.bias], o.calib,
          (long long)zsq_calib_count(c), t_calib, t_quant);
   zsq_cli_print_report(q, stdout, 0);
   zsq_cli_print_latency(q, stderr);

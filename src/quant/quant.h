@@ -40,8 +40,9 @@ typedef struct zsq_layer_timer {
 
 typedef struct zsq_qscheme {
   int wbits, abits;    /* 8, 4, 3 or 2 */
-  int first_last_8bit; /* first and last layer: 8-bit weights and input */
-  int first_out_8bit;  /* the first layer's output (what the layers after it read) at 8 bits */
+  int first_last_8bit; /* 8-bit weights of the first and last layer, and 8-bit activations into
+                          the first layer, out of it (what the layers after it read) and into
+                          the last */
   zsq_range_method act_range, weight_range;
   int weight_asym;        /* asymmetric weights (a zero point per row) on the layers below 8 bits */
   float percentile;       /* for ZSQ_RANGE_PERCENTILE, e.g. 99.99 */

@@ -76,10 +76,10 @@ static int add_point(zsq_qresult *r, const zsq_graph *g, int t, int bits) {
   return r->n_points++;
 }
 
-/* Whether tensor t is, under first_out_8bit, the first layer's output or derives from it through
+/* Whether tensor t is, under first_last_8bit, the first layer's output or derives from it through
  * operators that only select among its values (max pooling, reshapes). */
 static int stem_output(const zsq_graph *g, const zsq_qscheme *sc, int first, int t) {
-  if (!sc->first_out_8bit) return 0;
+  if (!sc->first_last_8bit) return 0;
   for (;;) {
     const int p = g->tensors[t].producer;
     if (p < 0) return 0;
